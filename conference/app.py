@@ -1,0 +1,145 @@
+"""create_app(settings): the one place that wires plugins, stores, routes and error answers."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncGenerator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from advanced_alchemy.extensions.litestar import (
+    AsyncSessionConfig,
+    SQLAlchemyAsyncConfig,
+    SQLAlchemyPlugin,
+)
+from advanced_alchemy.extensions.litestar.store import SQLAlchemyStore
+from litestar import Litestar, MediaType, Response, get
+from litestar.config.csrf import CSRFConfig
+from litestar.contrib.jinja import JinjaTemplateEngine
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.middleware.session.server_side import ServerSideSessionConfig
+from litestar.openapi import OpenAPIConfig
+from litestar.static_files import create_static_files_router
+from litestar.stores.base import Store
+from litestar.stores.redis import RedisStore
+from litestar.template.config import TemplateConfig
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from conference import http
+from conference.auth import pages as auth_pages
+from conference.auth.oidc import OidcClient
+from conference.auth.sessions import SESSION_STORE, SignInRequired
+from conference.db import KeyValueEntry, create_engine, load_models
+from conference.errors import DomainError
+from conference.people import api as people_api
+from conference.people import pages as people_pages
+from conference.settings import WEB_DIR, Settings
+
+log = logging.getLogger("conference")
+
+
+@get("/health", exclude_from_csrf=True, skip_session=True)
+async def health(db_session: AsyncSession) -> Response[dict[str, str]]:
+    try:
+        await db_session.execute(text("SELECT 1"))
+    except Exception:  # noqa: BLE001 - any database failure means "not healthy"
+        return Response({"status": "unavailable", "database": "unreachable"}, status_code=503)
+    return Response({"status": "ok", "database": "ok"}, media_type=MediaType.JSON)
+
+
+def _stores(settings: Settings, alchemy: SQLAlchemyAsyncConfig) -> dict[str, Store]:
+    names = (SESSION_STORE, auth_pages.SIGN_IN_LIMITS_STORE)
+    if settings.redis_url:
+        root = RedisStore.with_client(url=settings.redis_url, namespace="conference")
+        return {name: root.with_namespace(name) for name in names}
+    return {name: SQLAlchemyStore(config=alchemy, model=KeyValueEntry, namespace=name) for name in names}
+
+
+def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None = None) -> Litestar:
+    settings = settings or Settings.from_env()
+    load_models()
+    engine = engine or create_engine(settings)
+    alchemy = SQLAlchemyAsyncConfig(
+        engine_instance=engine,
+        session_config=AsyncSessionConfig(expire_on_commit=False),
+        before_send_handler="autocommit_include_redirects",
+        create_all=False,
+    )
+    oidc = (
+        OidcClient(
+            issuer=settings.oidc_issuer or "",
+            client_id=settings.oidc_client_id or "",
+            client_secret=settings.oidc_client_secret or "",
+            redirect_uri=f"{settings.public_base_url}/auth/oidc/callback",
+        )
+        if settings.oidc_enabled
+        else None
+    )
+
+    @asynccontextmanager
+    async def lifespan(_app: Litestar) -> AsyncGenerator[None, None]:
+        try:
+            yield
+        finally:
+            await engine.dispose()
+
+    return Litestar(
+        route_handlers=[
+            health,
+            *auth_pages.route_handlers,
+            *people_pages.route_handlers,
+            *people_api.route_handlers,
+            create_static_files_router(path="/static", directories=[WEB_DIR / "static"], name="static",
+                                       include_in_schema=False),
+        ],
+        plugins=[SQLAlchemyPlugin(config=alchemy)],
+        dependencies={
+            "settings": Provide(http.provide_settings, sync_to_thread=False),
+            "caller": Provide(http.provide_caller),
+            "optional_caller": Provide(http.provide_optional_caller),
+            "patient_session": Provide(http.provide_patient_session, sync_to_thread=False),
+        },
+        stores=_stores(settings, alchemy),
+        middleware=[
+            http.security_headers_middleware(settings),
+            ServerSideSessionConfig(
+                store=SESSION_STORE,
+                key="conference_session",
+                # Idle and absolute limits are enforced on each request (auth.sessions); this only
+                # lets abandoned sessions expire from the store.
+                max_age=settings.session_lifetime_hours * 3600,
+                secure=settings.secure_cookies,
+                httponly=True,
+                samesite="lax",
+                exclude=["/static", "/health"],
+            ).middleware,
+        ],
+        csrf_config=CSRFConfig(
+            secret=settings.secret_key,
+            cookie_name="conference_csrf",
+            cookie_secure=settings.secure_cookies,
+            cookie_samesite="strict",
+            header_name="x-csrf-token",
+        ),
+        template_config=TemplateConfig(directory=WEB_DIR / "templates", engine=JinjaTemplateEngine),
+        openapi_config=OpenAPIConfig(title="Case Conference API", version="1", path="/schema"),
+        exception_handlers={
+            DomainError: http.domain_error_handler,
+            SignInRequired: http.sign_in_required_handler,
+            ValidationException: http.validation_error_handler,
+            HTTPException: http.http_error_handler,
+            Exception: http.unexpected_error_handler,
+        },
+        state=State({"settings": settings, "oidc": oidc}),
+        lifespan=[lifespan],
+        request_max_body_size=1024 * 1024,
+        debug=False,
+    )
+
+
+def asgi() -> Any:
+    """Entry point for ASGI servers started from the command line (``conference serve``)."""
+    return create_app()

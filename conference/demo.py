@@ -1,0 +1,148 @@
+"""The demo clinic: created idempotently by ``conference demo`` through the ordinary services."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import secrets
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from conference.audit.service import Actor
+from conference.auth import join_links
+from conference.db import session_scope
+from conference.people import service as people
+from conference.people.models import CareTeamMember, Patient, Person
+from conference.people.passwords import hash_password
+from conference.people.roles import Role, TeamRole
+from conference.people.schemas import PatientCreate, PersonCreate, TeamMemberAdd
+from conference.settings import Settings
+
+DEMO_PATIENT_NAME = "Jordan Rivera"
+
+
+@dataclass(frozen=True)
+class DemoPerson:
+    key: str
+    name: str
+    email: str
+    roles: tuple[Role, ...]
+    team_role: TeamRole | None
+    time_zone: str
+    crisis_lead: bool = False
+
+
+DEMO_PEOPLE = (
+    DemoPerson("admin", "Alex Morgan", "admin@demo.clinic", (Role.ADMIN,), None, "America/New_York"),
+    DemoPerson("therapist", "Dr. Sam Okafor", "therapist@demo.clinic", (Role.THERAPIST,),
+               TeamRole.PRIMARY_THERAPIST, "America/New_York", crisis_lead=True),
+    DemoPerson("prescriber", "Dr. Priya Natarajan", "prescriber@demo.clinic", (Role.PSYCHIATRIST,),
+               TeamRole.PRESCRIBER, "America/Chicago"),
+    DemoPerson("director", "Dr. Helen Brandt", "director@demo.clinic", (Role.MEDICAL_DIRECTOR, Role.PSYCHIATRIST),
+               TeamRole.MEDICAL_DIRECTOR, "America/Los_Angeles"),
+    DemoPerson("case_manager", "Chris Delgado", "casemanager@demo.clinic", (Role.CASE_MANAGER,),
+               TeamRole.CASE_MANAGER, "America/New_York"),
+)
+
+
+def _passwords(settings: Settings) -> dict[str, str]:
+    """Random per installation, kept beside the database so re-running the demo prints the same ones."""
+    path: Path = settings.data_dir / "demo-passwords.json"
+    stored: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
+    for person in DEMO_PEOPLE:
+        stored.setdefault(person.key, f"demo-{secrets.token_urlsafe(9)}")
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        json.dump(stored, handle, indent=2)
+    return stored
+
+
+async def _ensure_person(session: AsyncSession, actor: Actor, demo: DemoPerson, password: str) -> Person:
+    person = await people.find_person_by_email(session, demo.email)
+    if person is None:
+        person = await people.create_person(
+            session,
+            actor,
+            PersonCreate(name=demo.name, email=demo.email, roles=list(demo.roles), time_zone=demo.time_zone,
+                         password=password),
+        )
+    else:
+        person.password_hash, person.active = hash_password(password), True
+    return person
+
+
+async def _ensure_patient(session: AsyncSession, admin: people.Caller) -> Patient:
+    patient = await session.scalar(select(Patient).where(Patient.name == DEMO_PATIENT_NAME))
+    if patient is None:
+        patient = await people.create_patient(
+            session,
+            admin,
+            PatientCreate(name=DEMO_PATIENT_NAME, date_of_birth=dt.date(1991, 4, 12), email="jordan@demo.example",
+                          preferred_contact="email", time_zone="America/New_York"),
+        )
+        await session.refresh(patient, ["team"])
+    return patient
+
+
+async def _ensure_team(session: AsyncSession, admin: people.Caller, patient: Patient,
+                       staff: dict[str, Person]) -> None:
+    on_team = {member.person_id for member in
+               await session.scalars(select(CareTeamMember).where(CareTeamMember.patient_id == patient.id))}
+    for demo in DEMO_PEOPLE:
+        if demo.team_role is None or staff[demo.key].id in on_team:
+            continue
+        await people.add_team_member(
+            session, admin, patient.id,
+            TeamMemberAdd(person_id=staff[demo.key].id, team_role=demo.team_role, is_crisis_lead=demo.crisis_lead),
+        )
+
+
+async def create_demo(settings: Settings) -> dict[str, Any]:
+    passwords = _passwords(settings)
+    async with session_scope(settings) as session:
+        system = Actor.system()
+        staff = {demo.key: await _ensure_person(session, system, demo, passwords[demo.key])
+                 for demo in DEMO_PEOPLE}
+        admin = people.Caller(person=staff["admin"])
+        patient = await _ensure_patient(session, admin)
+        await _ensure_team(session, admin, patient, staff)
+        expires = dt.datetime.now(dt.UTC) + dt.timedelta(hours=settings.join_link_hours)
+        token = join_links.issue(settings.secret_key, patient.id, join_links.JoinPurpose.CONSENT, expires)
+    return {
+        "base_url": settings.public_base_url,
+        "sign_in_url": f"{settings.public_base_url}/sign-in",
+        "people": [
+            {**{k: v for k, v in asdict(demo).items() if k in ("name", "email")},
+             "roles": [role.value for role in demo.roles],
+             "team_role": demo.team_role.value if demo.team_role else None,
+             "password": passwords[demo.key]}
+            for demo in DEMO_PEOPLE
+        ],
+        "patient": {
+            "name": DEMO_PATIENT_NAME,
+            "id": str(patient.id),
+            "join_link": f"{settings.public_base_url}/join/{token}",
+            "join_link_expires_at": expires.isoformat(timespec="seconds"),
+        },
+    }
+
+
+def describe(demo: dict[str, Any]) -> str:
+    lines = [f"Demo clinic ready. Sign in at {demo['sign_in_url']}", ""]
+    width = max(len(person["email"]) for person in demo["people"])
+    for person in demo["people"]:
+        role = ", ".join(person["roles"]).replace("_", " ")
+        lines.append(f"  {person['email']:<{width}}  password {person['password']}   ({person['name']}, {role})")
+    lines += [
+        "",
+        f"Demo patient: {demo['patient']['name']}",
+        f"Patient's join link (valid until {demo['patient']['join_link_expires_at']}):",
+        f"  {demo['patient']['join_link']}",
+    ]
+    return "\n".join(lines)

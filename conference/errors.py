@@ -1,0 +1,47 @@
+"""Domain errors. Services raise these; ``app.py`` turns them into HTTP answers in one place."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+
+class DomainError(Exception):
+    """Something a person can act on, worded for them."""
+
+    status_code = 400
+
+    def __init__(self, message: str, *, extra: Mapping[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.extra = dict(extra or {})
+
+
+class InvalidInput(DomainError):
+    status_code = 400
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message, extra={"field": field})
+        self.field = field
+
+
+class NotFound(DomainError):
+    """Also answered when the caller may not know whether the thing exists."""
+
+    status_code = 404
+
+
+class Forbidden(DomainError):
+    status_code = 403
+
+
+class Conflict(DomainError):
+    status_code = 409
+
+
+class StaleEdit(Conflict):
+    """Someone else saved first; the caller must reload and reapply."""
+
+
+class TooManyAttempts(DomainError):
+    status_code = 429

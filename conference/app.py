@@ -15,25 +15,25 @@ from advanced_alchemy.extensions.litestar import (
 from advanced_alchemy.extensions.litestar.store import SQLAlchemyStore
 from litestar import Litestar, MediaType, Response, get
 from litestar.config.csrf import CSRFConfig
-from litestar.contrib.jinja import JinjaTemplateEngine
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.exceptions import HTTPException, ValidationException
-from litestar.middleware.session.server_side import ServerSideSessionConfig
 from litestar.openapi import OpenAPIConfig
+from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.stores.base import Store
 from litestar.stores.redis import RedisStore
 from litestar.template.config import TemplateConfig
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from conference import http
 from conference.auth import pages as auth_pages
 from conference.auth.oidc import OidcClient
-from conference.auth.sessions import SESSION_STORE, SignInRequired
-from conference.db import KeyValueEntry, create_engine, load_models
+from conference.auth.sessions import SESSION_STORE, SessionConfig, SignInRequired
+from conference.db import KeyValueEntry, create_engine, create_sqlite_store_engine, load_models
 from conference.errors import DomainError
+from conference.http import DbSession, SettingsDep
 from conference.people import api as people_api
 from conference.people import pages as people_pages
 from conference.settings import WEB_DIR, Settings
@@ -42,20 +42,23 @@ log = logging.getLogger("conference")
 
 
 @get("/health", exclude_from_csrf=True, skip_session=True)
-async def health(db_session: AsyncSession) -> Response[dict[str, str]]:
+async def health(db_session: DbSession) -> Response[dict[str, str]]:
     try:
         await db_session.execute(text("SELECT 1"))
-    except Exception:  # noqa: BLE001 - any database failure means "not healthy"
+    except Exception:
         return Response({"status": "unavailable", "database": "unreachable"}, status_code=503)
     return Response({"status": "ok", "database": "ok"}, media_type=MediaType.JSON)
 
 
-def _stores(settings: Settings, alchemy: SQLAlchemyAsyncConfig) -> dict[str, Store]:
+def _stores(
+    settings: Settings, alchemy: SQLAlchemyAsyncConfig, store_engine: AsyncEngine | None
+) -> dict[str, Store]:
     names = (SESSION_STORE, auth_pages.SIGN_IN_LIMITS_STORE)
     if settings.redis_url:
         root = RedisStore.with_client(url=settings.redis_url, namespace="conference")
         return {name: root.with_namespace(name) for name in names}
-    return {name: SQLAlchemyStore(config=alchemy, model=KeyValueEntry, namespace=name) for name in names}
+    config = alchemy if store_engine is None else SQLAlchemyAsyncConfig(engine_instance=store_engine)
+    return {name: SQLAlchemyStore(config=config, model=KeyValueEntry, namespace=name) for name in names}
 
 
 def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None = None) -> Litestar:
@@ -79,12 +82,19 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
         else None
     )
 
+    store_engine = create_sqlite_store_engine(settings) if settings.is_sqlite and not settings.redis_url else None
+
     @asynccontextmanager
     async def lifespan(_app: Litestar) -> AsyncGenerator[None, None]:
+        if store_engine is not None:
+            async with store_engine.begin() as connection:
+                await connection.run_sync(lambda sync: KeyValueEntry.__table__.create(sync, checkfirst=True))
         try:
             yield
         finally:
             await engine.dispose()
+            if store_engine is not None:
+                await store_engine.dispose()
 
     return Litestar(
         route_handlers=[
@@ -92,8 +102,9 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
             *auth_pages.route_handlers,
             *people_pages.route_handlers,
             *people_api.route_handlers,
-            create_static_files_router(path="/static", directories=[WEB_DIR / "static"], name="static",
-                                       include_in_schema=False),
+            create_static_files_router(
+                path="/static", directories=[WEB_DIR / "static"], name="static", include_in_schema=False
+            ),
         ],
         plugins=[SQLAlchemyPlugin(config=alchemy)],
         dependencies={
@@ -102,10 +113,9 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
             "optional_caller": Provide(http.provide_optional_caller),
             "patient_session": Provide(http.provide_patient_session, sync_to_thread=False),
         },
-        stores=_stores(settings, alchemy),
+        stores=_stores(settings, alchemy, store_engine),
         middleware=[
-            http.security_headers_middleware(settings),
-            ServerSideSessionConfig(
+            SessionConfig(
                 store=SESSION_STORE,
                 key="conference_session",
                 # Idle and absolute limits are enforced on each request (auth.sessions); this only
@@ -134,6 +144,7 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
             Exception: http.unexpected_error_handler,
         },
         state=State({"settings": settings, "oidc": oidc}),
+        before_send=[http.security_headers_hook(settings)],
         lifespan=[lifespan],
         request_max_body_size=1024 * 1024,
         debug=False,

@@ -26,7 +26,9 @@ def main() -> None:
 
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="Port to listen on.")
+@click.option(
+    "--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="Port to listen on."
+)
 def serve(host: str, port: int) -> None:
     """Run the service."""
     import uvicorn
@@ -37,8 +39,14 @@ def serve(host: str, port: int) -> None:
     settings = _settings()
     if settings.is_sqlite and settings.auto_upgrade_database:
         upgrade_database(settings)
-    uvicorn.run(create_app(settings), host=host, port=port, log_level=settings.log_level.lower(),
-                proxy_headers=True, server_header=False)
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_level=settings.log_level.lower(),
+        proxy_headers=True,
+        server_header=False,
+    )
 
 
 @main.command()
@@ -104,12 +112,22 @@ def users() -> None:
 @users.command("create")
 @click.option("--email", required=True)
 @click.option("--name", required=True)
-@click.option("--role", "roles", multiple=True, required=True,
-              help="therapist, counselor, psychiatrist, nurse_practitioner, primary_care_physician, case_manager, "
-                   "social_worker, peer_specialist, medical_director or admin; repeat for several.")
+@click.option(
+    "--role",
+    "roles",
+    multiple=True,
+    required=True,
+    help="therapist, counselor, psychiatrist, nurse_practitioner, primary_care_physician, case_manager, "
+    "social_worker, peer_specialist, medical_director or admin; repeat for several.",
+)
 @click.option("--time-zone", default="UTC", show_default=True)
-@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
-              help="At least 12 characters. Prompted for when not given.")
+@click.option(
+    "--password",
+    prompt=True,
+    hide_input=True,
+    confirmation_prompt=True,
+    help="At least 12 characters. Prompted for when not given.",
+)
 def users_create(email: str, name: str, roles: tuple[str, ...], time_zone: str, password: str) -> None:
     """Create a staff account."""
     import msgspec
@@ -122,7 +140,13 @@ def users_create(email: str, name: str, roles: tuple[str, ...], time_zone: str, 
 
     try:
         data = msgspec.convert(
-            {"email": email, "name": name, "roles": list(roles), "time_zone": time_zone, "password": password},
+            {
+                "email": email,
+                "name": name,
+                "roles": list(roles),
+                "time_zone": time_zone,
+                "password": password,
+            },
             PersonCreate,
         )
     except msgspec.ValidationError as error:

@@ -22,7 +22,13 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Integer, MetaData, event
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import AsyncAttrs, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncAttrs,
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.pool import ConnectionPoolEntry
 
@@ -48,7 +54,9 @@ class Versioned:
     """Optimistic locking: a stale update raises ``StaleDataError`` instead of losing an edit."""
 
     version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
-    updated_at: Mapped[dt.datetime] = mapped_column(DateTimeUTC(timezone=True), default=utcnow, onupdate=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(
+        DateTimeUTC(timezone=True), default=utcnow, onupdate=utcnow
+    )
 
     __mapper_args__: dict[str, Any] = {"version_id_col": version}  # noqa: RUF012
 
@@ -70,6 +78,26 @@ def create_engine(settings: Settings) -> AsyncEngine:
         event.listen(engine.sync_engine, "begin", _sqlite_begin_immediate)
         return engine
     return create_async_engine(settings.database_url, pool_pre_ping=True)
+
+
+def create_sqlite_store_engine(settings: Settings) -> AsyncEngine:
+    """A separate SQLite file for sessions and sign-in counters in the embedded setup.
+
+    The main SQLite database takes its write lock when a transaction begins; the store writes
+    from connections of its own while a request's transaction is open, so sharing a file would
+    make the two wait on each other.
+    """
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = create_async_engine(f"sqlite+aiosqlite:///{settings.data_dir / 'sessions.db'}")
+    event.listen(engine.sync_engine, "connect", _sqlite_store_pragmas)
+    return engine
+
+
+def _sqlite_store_pragmas(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:

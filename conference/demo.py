@@ -39,14 +39,39 @@ class DemoPerson:
 
 DEMO_PEOPLE = (
     DemoPerson("admin", "Alex Morgan", "admin@demo.clinic", (Role.ADMIN,), None, "America/New_York"),
-    DemoPerson("therapist", "Dr. Sam Okafor", "therapist@demo.clinic", (Role.THERAPIST,),
-               TeamRole.PRIMARY_THERAPIST, "America/New_York", crisis_lead=True),
-    DemoPerson("prescriber", "Dr. Priya Natarajan", "prescriber@demo.clinic", (Role.PSYCHIATRIST,),
-               TeamRole.PRESCRIBER, "America/Chicago"),
-    DemoPerson("director", "Dr. Helen Brandt", "director@demo.clinic", (Role.MEDICAL_DIRECTOR, Role.PSYCHIATRIST),
-               TeamRole.MEDICAL_DIRECTOR, "America/Los_Angeles"),
-    DemoPerson("case_manager", "Chris Delgado", "casemanager@demo.clinic", (Role.CASE_MANAGER,),
-               TeamRole.CASE_MANAGER, "America/New_York"),
+    DemoPerson(
+        "therapist",
+        "Dr. Sam Okafor",
+        "therapist@demo.clinic",
+        (Role.THERAPIST,),
+        TeamRole.PRIMARY_THERAPIST,
+        "America/New_York",
+        crisis_lead=True,
+    ),
+    DemoPerson(
+        "prescriber",
+        "Dr. Priya Natarajan",
+        "prescriber@demo.clinic",
+        (Role.PSYCHIATRIST,),
+        TeamRole.PRESCRIBER,
+        "America/Chicago",
+    ),
+    DemoPerson(
+        "director",
+        "Dr. Helen Brandt",
+        "director@demo.clinic",
+        (Role.MEDICAL_DIRECTOR, Role.PSYCHIATRIST),
+        TeamRole.MEDICAL_DIRECTOR,
+        "America/Los_Angeles",
+    ),
+    DemoPerson(
+        "case_manager",
+        "Chris Delgado",
+        "casemanager@demo.clinic",
+        (Role.CASE_MANAGER,),
+        TeamRole.CASE_MANAGER,
+        "America/New_York",
+    ),
 )
 
 
@@ -69,8 +94,13 @@ async def _ensure_person(session: AsyncSession, actor: Actor, demo: DemoPerson, 
         person = await people.create_person(
             session,
             actor,
-            PersonCreate(name=demo.name, email=demo.email, roles=list(demo.roles), time_zone=demo.time_zone,
-                         password=password),
+            PersonCreate(
+                name=demo.name,
+                email=demo.email,
+                roles=list(demo.roles),
+                time_zone=demo.time_zone,
+                password=password,
+            ),
         )
     else:
         person.password_hash, person.active = hash_password(password), True
@@ -83,23 +113,37 @@ async def _ensure_patient(session: AsyncSession, admin: people.Caller) -> Patien
         patient = await people.create_patient(
             session,
             admin,
-            PatientCreate(name=DEMO_PATIENT_NAME, date_of_birth=dt.date(1991, 4, 12), email="jordan@demo.example",
-                          preferred_contact="email", time_zone="America/New_York"),
+            PatientCreate(
+                name=DEMO_PATIENT_NAME,
+                date_of_birth=dt.date(1991, 4, 12),
+                email="jordan@demo.example",
+                preferred_contact="email",
+                time_zone="America/New_York",
+            ),
         )
         await session.refresh(patient, ["team"])
     return patient
 
 
-async def _ensure_team(session: AsyncSession, admin: people.Caller, patient: Patient,
-                       staff: dict[str, Person]) -> None:
-    on_team = {member.person_id for member in
-               await session.scalars(select(CareTeamMember).where(CareTeamMember.patient_id == patient.id))}
+async def _ensure_team(
+    session: AsyncSession, admin: people.Caller, patient: Patient, staff: dict[str, Person]
+) -> None:
+    on_team = {
+        member.person_id
+        for member in await session.scalars(
+            select(CareTeamMember).where(CareTeamMember.patient_id == patient.id)
+        )
+    }
     for demo in DEMO_PEOPLE:
         if demo.team_role is None or staff[demo.key].id in on_team:
             continue
         await people.add_team_member(
-            session, admin, patient.id,
-            TeamMemberAdd(person_id=staff[demo.key].id, team_role=demo.team_role, is_crisis_lead=demo.crisis_lead),
+            session,
+            admin,
+            patient.id,
+            TeamMemberAdd(
+                person_id=staff[demo.key].id, team_role=demo.team_role, is_crisis_lead=demo.crisis_lead
+            ),
         )
 
 
@@ -107,8 +151,9 @@ async def create_demo(settings: Settings) -> dict[str, Any]:
     passwords = _passwords(settings)
     async with session_scope(settings) as session:
         system = Actor.system()
-        staff = {demo.key: await _ensure_person(session, system, demo, passwords[demo.key])
-                 for demo in DEMO_PEOPLE}
+        staff = {
+            demo.key: await _ensure_person(session, system, demo, passwords[demo.key]) for demo in DEMO_PEOPLE
+        }
         admin = people.Caller(person=staff["admin"])
         patient = await _ensure_patient(session, admin)
         await _ensure_team(session, admin, patient, staff)
@@ -118,10 +163,12 @@ async def create_demo(settings: Settings) -> dict[str, Any]:
         "base_url": settings.public_base_url,
         "sign_in_url": f"{settings.public_base_url}/sign-in",
         "people": [
-            {**{k: v for k, v in asdict(demo).items() if k in ("name", "email")},
-             "roles": [role.value for role in demo.roles],
-             "team_role": demo.team_role.value if demo.team_role else None,
-             "password": passwords[demo.key]}
+            {
+                **{k: v for k, v in asdict(demo).items() if k in ("name", "email")},
+                "roles": [role.value for role in demo.roles],
+                "team_role": demo.team_role.value if demo.team_role else None,
+                "password": passwords[demo.key],
+            }
             for demo in DEMO_PEOPLE
         ],
         "patient": {
@@ -138,7 +185,9 @@ def describe(demo: dict[str, Any]) -> str:
     width = max(len(person["email"]) for person in demo["people"])
     for person in demo["people"]:
         role = ", ".join(person["roles"]).replace("_", " ")
-        lines.append(f"  {person['email']:<{width}}  password {person['password']}   ({person['name']}, {role})")
+        lines.append(
+            f"  {person['email']:<{width}}  password {person['password']}   ({person['name']}, {role})"
+        )
     lines += [
         "",
         f"Demo patient: {demo['patient']['name']}",

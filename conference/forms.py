@@ -16,7 +16,11 @@ _PATH = re.compile(r"\$\.(\w+)")
 
 
 def parse_form(
-    form: Mapping[str, Any] | Any, target: type[T], *, lists: Iterable[str] = (), extra: Mapping[str, Any] | None = None
+    form: Mapping[str, Any] | Any,
+    target: type[T],
+    *,
+    lists: Iterable[str] = (),
+    extra: Mapping[str, Any] | None = None,
 ) -> T:
     """Blank fields count as not given; ``lists`` names fields that repeat (checkboxes)."""
     data: dict[str, Any] = {}

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlencode
 
 from litestar import MediaType, Request, Response
 from litestar.datastructures import State
+from litestar.di import NamedDependency
 from litestar.exceptions import HTTPException, NotFoundException, ValidationException
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_303_SEE_OTHER
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import Message, Scope
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from conference.auth.sessions import PatientSession, SignInRequired, current_caller, current_patient
@@ -42,35 +44,31 @@ def security_headers(settings: Settings) -> dict[str, str]:
     return headers
 
 
-def security_headers_middleware(settings: Settings) -> Any:
+def security_headers_hook(settings: Settings) -> Callable[[Message, Scope], Awaitable[None]]:
+    """A ``before_send`` hook, so every answer gets the headers: router 404s and errors included."""
     encoded = [(name.lower().encode(), value.encode()) for name, value in security_headers(settings).items()]
 
-    def middleware(app: ASGIApp) -> ASGIApp:
-        async def wrapped(scope: Scope, receive: Receive, send: Send) -> None:
-            if scope["type"] != "http":
-                await app(scope, receive, send)
-                return
-            static = scope["path"].startswith("/static/")
+    async def add_headers(message: Message, scope: Scope) -> None:
+        if scope["type"] != "http" or message["type"] != "http.response.start":
+            return
+        headers = list(message.get("headers", []))
+        present = {name.lower() for name, _ in headers}
+        headers.extend(pair for pair in encoded if pair[0] not in present)
+        if not scope["path"].startswith("/static/") and b"cache-control" not in present:
+            # Pages and API answers may hold health information: never cache them.
+            headers.append((b"cache-control", b"no-store"))
+        message["headers"] = headers
 
-            async def send_with_headers(message: Message) -> None:
-                if message["type"] == "http.response.start":
-                    headers = list(message.get("headers", []))
-                    present = {name.lower() for name, _ in headers}
-                    headers.extend(pair for pair in encoded if pair[0] not in present)
-                    if not static and b"cache-control" not in present:
-                        # Pages and API answers may hold health information: never cache them.
-                        headers.append((b"cache-control", b"no-store"))
-                    message["headers"] = headers
-                await send(message)
-
-            await app(scope, receive, send_with_headers)
-
-        return wrapped
-
-    return middleware
+    return add_headers
 
 
 # ---- dependencies -------------------------------------------------------------------------------
+
+DbSession = NamedDependency[AsyncSession]
+SettingsDep = NamedDependency[Settings]
+CallerDep = NamedDependency[Caller]
+OptionalCallerDep = NamedDependency[Caller | None]
+PatientSessionDep = NamedDependency[PatientSession]
 
 
 def provide_settings(state: State) -> Settings:
@@ -78,12 +76,14 @@ def provide_settings(state: State) -> Settings:
     return settings
 
 
-async def provide_caller(request: Request[Any, Any, Any], settings: Settings, db_session: AsyncSession) -> Caller:
+async def provide_caller(
+    request: Request[Any, Any, Any], settings: SettingsDep, db_session: DbSession
+) -> Caller:
     return await current_caller(request, settings, db_session)
 
 
 async def provide_optional_caller(
-    request: Request[Any, Any, Any], settings: Settings, db_session: AsyncSession
+    request: Request[Any, Any, Any], settings: SettingsDep, db_session: DbSession
 ) -> Caller | None:
     try:
         return await current_caller(request, settings, db_session)
@@ -91,7 +91,7 @@ async def provide_optional_caller(
         return None
 
 
-def provide_patient_session(request: Request[Any, Any, Any], settings: Settings) -> PatientSession:
+def provide_patient_session(request: Request[Any, Any, Any], settings: SettingsDep) -> PatientSession:
     return current_patient(request, settings)
 
 
@@ -104,8 +104,9 @@ def wants_json(request: Request[Any, Any, Any]) -> bool:
 
 def error_response(request: Request[Any, Any, Any], status: int, message: str, **extra: Any) -> Response[Any]:
     if wants_json(request):
-        return Response({"status_code": status, "detail": message, **extra}, status_code=status,
-                        media_type=MediaType.JSON)
+        return Response(
+            {"status_code": status, "detail": message, **extra}, status_code=status, media_type=MediaType.JSON
+        )
     return Template(
         template_name="errors/error.html.j2",
         context={"status_code": status, "message": message, **extra},
@@ -124,9 +125,13 @@ def sign_in_required_handler(request: Request[Any, Any, Any], error: SignInRequi
     if wants_json(request):
         return error_response(request, 401, error.message)
     if request.url.path.startswith("/patient"):
-        return error_response(request, 401, error.message + " Open the most recent link your care team sent you.")
-    return Redirect("/sign-in?" + urlencode({"next": request.url.path, "why": error.message}),
-                    status_code=HTTP_303_SEE_OTHER)
+        return error_response(
+            request, 401, error.message + " Open the most recent link your care team sent you."
+        )
+    return Redirect(
+        "/sign-in?" + urlencode({"next": request.url.path, "why": error.message}),
+        status_code=HTTP_303_SEE_OTHER,
+    )
 
 
 def validation_error_handler(request: Request[Any, Any, Any], error: ValidationException) -> Response[Any]:

@@ -63,8 +63,9 @@ class ChainBreak:
     reason: str
 
 
-def first_break(events: Iterable[StoredEvent], expected_previous: str = GENESIS_HASH,
-                expected_sequence: int = 1) -> ChainBreak | None:
+def first_break(
+    events: Iterable[StoredEvent], expected_previous: str = GENESIS_HASH, expected_sequence: int = 1
+) -> ChainBreak | None:
     """The first event, in sequence order, that was altered, removed before, or relinked."""
     for event in events:
         if event.fields.sequence != expected_sequence:
@@ -74,7 +75,9 @@ def first_break(events: Iterable[StoredEvent], expected_previous: str = GENESIS_
                 f"events {expected_sequence}..{event.fields.sequence - 1} are missing before this one",
             )
         if event.fields.previous_hash != expected_previous:
-            return ChainBreak(event.id, event.fields.sequence, "its link to the previous event does not match")
+            return ChainBreak(
+                event.id, event.fields.sequence, "its link to the previous event does not match"
+            )
         if event_hash(event.fields) != event.stored_hash:
             return ChainBreak(event.id, event.fields.sequence, "its content was altered after it was written")
         expected_previous = event.stored_hash

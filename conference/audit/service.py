@@ -10,7 +10,14 @@ from typing import Any, Literal
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from conference.audit.chain import GENESIS_HASH, ChainBreak, ChainedFields, StoredEvent, event_hash, first_break
+from conference.audit.chain import (
+    GENESIS_HASH,
+    ChainBreak,
+    ChainedFields,
+    StoredEvent,
+    event_hash,
+    first_break,
+)
 from conference.audit.models import AuditEvent
 from conference.db import utcnow
 
@@ -129,7 +136,9 @@ def _stored(row: AuditEvent) -> StoredEvent:
     )
 
 
-async def events_for_patient(session: AsyncSession, patient_id: uuid.UUID, limit: int = 200) -> list[AuditEvent]:
+async def events_for_patient(
+    session: AsyncSession, patient_id: uuid.UUID, limit: int = 200
+) -> list[AuditEvent]:
     rows = await session.scalars(
         select(AuditEvent)
         .where(AuditEvent.patient_id == patient_id)

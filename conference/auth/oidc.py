@@ -65,9 +65,13 @@ class OidcClient:
                     response.raise_for_status()
                     document = response.json()
             except (httpx2.HTTPError, ValueError) as error:
-                raise OidcError("The sign-in provider could not be reached. Try again in a moment.") from error
+                raise OidcError(
+                    "The sign-in provider could not be reached. Try again in a moment."
+                ) from error
             if document.get("issuer") != self.issuer:
-                raise OidcError("The sign-in provider's configuration does not match this service's settings.")
+                raise OidcError(
+                    "The sign-in provider's configuration does not match this service's settings."
+                )
             self._metadata = document
         return self._metadata
 
@@ -96,7 +100,10 @@ class OidcClient:
         try:
             async with self._oauth() as oauth:
                 token = await oauth.fetch_token(
-                    metadata["token_endpoint"], code=code, code_verifier=code_verifier, grant_type="authorization_code"
+                    metadata["token_endpoint"],
+                    code=code,
+                    code_verifier=code_verifier,
+                    grant_type="authorization_code",
                 )
         except Exception as error:  # Authlib raises several unrelated types for a refused exchange.
             raise OidcError("The sign-in provider did not accept this sign-in. Start again.") from error
@@ -112,7 +119,9 @@ class OidcClient:
             name=str(claims["name"]) if claims.get("name") else None,
         )
 
-    async def validate_id_token(self, id_token: str, *, nonce: str, now: float | None = None) -> dict[str, Any]:
+    async def validate_id_token(
+        self, id_token: str, *, nonce: str, now: float | None = None
+    ) -> dict[str, Any]:
         try:
             header = jwt.extract(id_token).protected
         except (JoseError, ValueError) as error:

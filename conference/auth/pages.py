@@ -6,26 +6,22 @@ from typing import Any
 
 from litestar import Request, get, post
 from litestar.datastructures import State
-from litestar.enums import RequestEncodingType
-from litestar.params import Body
+from litestar.params import FromPath, FromQuery, URLEncodedBody
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_303_SEE_OTHER
-from sqlalchemy.ext.asyncio import AsyncSession
-from typing_extensions import Annotated
 
 from conference.auth import join_links, rate_limit
 from conference.auth import service as auth
 from conference.auth.oidc import OidcClient, OidcError
 from conference.auth.sessions import (
-    PatientSession,
     client_address,
     end_session,
     start_patient_session,
     start_person_session,
 )
 from conference.errors import DomainError
-from conference.people.service import Caller, patient_for_self, sorted_team
-from conference.settings import Settings
+from conference.http import DbSession, OptionalCallerDep, PatientSessionDep, SettingsDep
+from conference.people.service import patient_for_self, sorted_team
 
 SIGN_IN_LIMITS_STORE = "sign_in_limits"
 _OIDC_KEY = "oidc_pending"
@@ -38,7 +34,7 @@ def safe_next(target: str | None) -> str:
     return "/"
 
 
-def _limits(settings: Settings) -> rate_limit.SignInLimits:
+def _limits(settings: SettingsDep) -> rate_limit.SignInLimits:
     return rate_limit.SignInLimits(
         per_account=settings.sign_in_attempts_per_account,
         per_address=settings.sign_in_attempts_per_address,
@@ -46,8 +42,15 @@ def _limits(settings: Settings) -> rate_limit.SignInLimits:
     )
 
 
-def _sign_in_page(settings: Settings, *, next_path: str = "/", message: str | None = None,
-                  error: str | None = None, email: str = "", status_code: int = 200) -> Template:
+def _sign_in_page(
+    settings: SettingsDep,
+    *,
+    next_path: str = "/",
+    message: str | None = None,
+    error: str | None = None,
+    email: str = "",
+    status_code: int = 200,
+) -> Template:
     return Template(
         template_name="auth/sign_in.html.j2",
         context={
@@ -63,23 +66,26 @@ def _sign_in_page(settings: Settings, *, next_path: str = "/", message: str | No
 
 
 @get("/sign-in", name="sign_in", sync_to_thread=False)
-def sign_in_form(settings: Settings, next: str = "/", why: str | None = None) -> Template:  # noqa: A002
+def sign_in_form(
+    settings: SettingsDep, next: FromQuery[str] = "/", why: FromQuery[str | None] = None
+) -> Template:
     return _sign_in_page(settings, next_path=next, message=why)
 
 
 @post("/sign-in", status_code=HTTP_303_SEE_OTHER)
 async def sign_in(
     request: Request[Any, Any, Any],
-    settings: Settings,
-    db_session: AsyncSession,
-    data: Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)],
+    settings: SettingsDep,
+    db_session: DbSession,
+    data: URLEncodedBody[dict[str, str]],
 ) -> Redirect | Template:
     email, password = data.get("email", "").strip(), data.get("password", "")
     next_path = data.get("next", "/")
     if not email or not password:
         field = "email" if not email else "password"
-        return _sign_in_page(settings, next_path=next_path, email=email, status_code=400,
-                             error=f"Enter your {field}.")
+        return _sign_in_page(
+            settings, next_path=next_path, email=email, status_code=400, error=f"Enter your {field}."
+        )
     try:
         person = await auth.sign_in_with_password(
             db_session,
@@ -90,8 +96,13 @@ async def sign_in(
             client_address=client_address(request),
         )
     except DomainError as error:
-        page = _sign_in_page(settings, next_path=next_path, email=email, error=error.message,
-                             status_code=401 if error.status_code == 403 else error.status_code)
+        page = _sign_in_page(
+            settings,
+            next_path=next_path,
+            email=email,
+            error=error.message,
+            status_code=401 if error.status_code == 403 else error.status_code,
+        )
         if "retry_after_seconds" in error.extra:
             page.headers["Retry-After"] = str(error.extra["retry_after_seconds"])
         return page
@@ -101,7 +112,7 @@ async def sign_in(
 
 @post("/sign-out", status_code=HTTP_303_SEE_OTHER)
 async def sign_out(
-    request: Request[Any, Any, Any], db_session: AsyncSession, optional_caller: Caller | None
+    request: Request[Any, Any, Any], db_session: DbSession, optional_caller: OptionalCallerDep
 ) -> Redirect:
     if optional_caller is not None:
         await auth.signed_out(db_session, optional_caller.actor)
@@ -112,12 +123,14 @@ async def sign_out(
 def _oidc(state: State) -> OidcClient:
     client: OidcClient | None = state.get("oidc")
     if client is None:
-        raise DomainError("Single sign-on is not set up for this clinic. Sign in with your email and password.")
+        raise DomainError(
+            "Single sign-on is not set up for this clinic. Sign in with your email and password."
+        )
     return client
 
 
 @get("/auth/oidc/start", name="oidc_start")
-async def oidc_start(request: Request[Any, Any, Any], state: State, next: str = "/") -> Redirect:  # noqa: A002
+async def oidc_start(request: Request[Any, Any, Any], state: State, next: FromQuery[str] = "/") -> Redirect:
     try:
         authorization = await _oidc(state).authorization_request()
     except OidcError as error:
@@ -137,9 +150,9 @@ async def oidc_start(request: Request[Any, Any, Any], state: State, next: str = 
 async def oidc_callback(
     request: Request[Any, Any, Any],
     state: State,
-    db_session: AsyncSession,
-    code: str | None = None,
-    error: str | None = None,
+    db_session: DbSession,
+    code: FromQuery[str | None] = None,
+    error: FromQuery[str | None] = None,
 ) -> Redirect:
     pending = (request.session if request.scope.get("session") else {}).get(_OIDC_KEY)
     returned_state = request.query_params.get("state")
@@ -151,7 +164,9 @@ async def oidc_callback(
         )
     request.set_session({key: value for key, value in request.session.items() if key != _OIDC_KEY})
     try:
-        identity = await _oidc(state).complete(code=code, code_verifier=pending["verifier"], nonce=pending["nonce"])
+        identity = await _oidc(state).complete(
+            code=code, code_verifier=pending["verifier"], nonce=pending["nonce"]
+        )
     except OidcError as failure:
         raise DomainError(f"{failure} Start again from the sign-in page.") from failure
     person = await auth.sign_in_with_oidc(db_session, identity, client_address(request))
@@ -161,10 +176,12 @@ async def oidc_callback(
 
 @get("/join/{token:str}")
 async def open_join_link(
-    request: Request[Any, Any, Any], settings: Settings, db_session: AsyncSession, token: str
+    request: Request[Any, Any, Any], settings: SettingsDep, db_session: DbSession, token: FromPath[str]
 ) -> Redirect | Template:
     try:
-        patient, claims = await auth.open_join_link(db_session, settings.secret_key, token, client_address(request))
+        patient, claims = await auth.open_join_link(
+            db_session, settings.secret_key, token, client_address(request)
+        )
     except join_links.JoinLinkInvalid as invalid:
         return Template(
             template_name="auth/join_invalid.html.j2",
@@ -177,12 +194,16 @@ async def open_join_link(
 
 @get("/patient")
 async def patient_home(
-    request: Request[Any, Any, Any], db_session: AsyncSession, patient_session: PatientSession
+    request: Request[Any, Any, Any], db_session: DbSession, patient_session: PatientSessionDep
 ) -> Template:
     patient = await patient_for_self(db_session, patient_session.patient_id, client_address(request))
     return Template(
         template_name="auth/patient_home.html.j2",
-        context={"patient_name": patient.name, "team": sorted_team(patient), "purpose": patient_session.purpose},
+        context={
+            "patient_name": patient.name,
+            "team": sorted_team(patient),
+            "purpose": patient_session.purpose,
+        },
     )
 
 

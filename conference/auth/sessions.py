@@ -13,6 +13,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from litestar import Request
+from litestar.connection import ASGIConnection
+from litestar.middleware.session.server_side import ServerSideSessionBackend, ServerSideSessionConfig
+from litestar.types import Message, ScopeSession
 from litestar.stores.base import Store
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -40,6 +43,25 @@ class PatientSession:
     subject_id: str | None
 
 
+class AnonymousQuietBackend(ServerSideSessionBackend):
+    """Stores nothing for a visitor who has no session and was given none.
+
+    Litestar's backend writes a store entry for every response; without this every anonymous
+    request (a crawler, a health probe) would create one.
+    """
+
+    async def store_in_message(
+        self, scope_session: ScopeSession, message: Message, connection: ASGIConnection[Any, Any, Any, Any]
+    ) -> None:
+        if isinstance(scope_session, dict) and not scope_session and not connection.cookies.get(self.config.key):
+            return
+        await super().store_in_message(scope_session, message, connection)
+
+
+class SessionConfig(ServerSideSessionConfig):
+    _backend_class = AnonymousQuietBackend
+
+
 def client_address(request: Request[Any, Any, Any]) -> str | None:
     return request.client.host if request.client else None
 
@@ -60,7 +82,9 @@ async def start_person_session(request: Request[Any, Any, Any], person: Person, 
     )
 
 
-async def start_patient_session(request: Request[Any, Any, Any], patient: Patient, claims: JoinClaims) -> None:
+async def start_patient_session(
+    request: Request[Any, Any, Any], patient: Patient, claims: JoinClaims
+) -> None:
     await _rotate(request)
     now = time.time()
     request.set_session(
@@ -87,7 +111,9 @@ def _live_session(request: Request[Any, Any, Any], settings: Settings, kind: str
     now = time.time()
     if now - float(data.get("issued_at", 0)) > settings.session_lifetime_hours * 3600:
         request.clear_session()
-        raise SignInRequired(f"For your security you were signed out after {settings.session_lifetime_hours} hours.")
+        raise SignInRequired(
+            f"For your security you were signed out after {settings.session_lifetime_hours} hours."
+        )
     if now - float(data.get("last_seen", 0)) > settings.session_idle_minutes * 60:
         request.clear_session()
         raise SignInRequired(

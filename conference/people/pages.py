@@ -6,16 +6,16 @@ import uuid
 from typing import Any
 
 from litestar import Request, get, post
+from litestar.params import FromPath
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_303_SEE_OTHER
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from conference.errors import DomainError
 from conference.forms import parse_form
+from conference.http import CallerDep, DbSession
 from conference.people import service
 from conference.people.roles import Role, TeamRole
 from conference.people.schemas import PatientCreate, PatientUpdate, PersonCreate, PersonUpdate, TeamMemberAdd
-from conference.people.service import Caller
 
 CONTACT_METHODS = [("email", "Email"), ("phone", "Phone call"), ("text", "Text message")]
 
@@ -25,24 +25,32 @@ def _see_other(path: str) -> Redirect:
 
 
 @get("/", name="home")
-async def home(db_session: AsyncSession, caller: Caller) -> Template | Redirect:
+async def home(db_session: DbSession, caller: CallerDep) -> Template | Redirect:
     if caller.is_admin and not caller.is_clinician:
         return _see_other("/admin/people")
     patients = await service.patients_for(db_session, caller)
     return Template(
         template_name="people/home.html.j2",
-        context={"caller": caller, "patients": patients, "sorted_team": service.sorted_team,
-                 "crisis_lead": service.crisis_lead},
+        context={
+            "caller": caller,
+            "patients": patients,
+            "sorted_team": service.sorted_team,
+            "crisis_lead": service.crisis_lead,
+        },
     )
 
 
 @get("/patients/{patient_id:uuid}")
-async def patient_page(db_session: AsyncSession, caller: Caller, patient_id: uuid.UUID) -> Template:
+async def patient_page(db_session: DbSession, caller: CallerDep, patient_id: FromPath[uuid.UUID]) -> Template:
     patient = await service.patient_for_clinician(db_session, caller, patient_id)
     return Template(
         template_name="people/patient.html.j2",
-        context={"caller": caller, "patient": patient, "team": service.sorted_team(patient),
-                 "crisis_lead": service.crisis_lead(patient)},
+        context={
+            "caller": caller,
+            "patient": patient,
+            "team": service.sorted_team(patient),
+            "crisis_lead": service.crisis_lead(patient),
+        },
     )
 
 
@@ -50,7 +58,7 @@ async def patient_page(db_session: AsyncSession, caller: Caller, patient_id: uui
 
 
 @get("/admin/people")
-async def admin_people(db_session: AsyncSession, caller: Caller) -> Template:
+async def admin_people(db_session: DbSession, caller: CallerDep) -> Template:
     service.require_admin(caller)
     return Template(
         template_name="admin/people.html.j2",
@@ -58,42 +66,57 @@ async def admin_people(db_session: AsyncSession, caller: Caller) -> Template:
     )
 
 
-def _person_form(caller: Caller, person: Any = None, error: DomainError | None = None,
-                 values: dict[str, Any] | None = None) -> Template:
+def _person_form(
+    caller: CallerDep,
+    person: Any = None,
+    error: DomainError | None = None,
+    values: dict[str, Any] | None = None,
+) -> Template:
     return Template(
         template_name="admin/person_form.html.j2",
-        context={"caller": caller, "person": person, "roles": list(Role), "error": error,
-                 "values": values or {}},
+        context={
+            "caller": caller,
+            "person": person,
+            "roles": list(Role),
+            "error": error,
+            "values": values or {},
+        },
         status_code=error.status_code if error else 200,
     )
 
 
 @get("/admin/people/new")
-async def new_person_form(caller: Caller) -> Template:
+async def new_person_form(caller: CallerDep) -> Template:
     service.require_admin(caller)
     return _person_form(caller)
 
 
 @post("/admin/people/new")
-async def create_person(request: Request[Any, Any, Any], db_session: AsyncSession, caller: Caller) -> Template | Redirect:
+async def create_person(
+    request: Request[Any, Any, Any], db_session: DbSession, caller: CallerDep
+) -> Template | Redirect:
     service.require_admin(caller)
     form = await request.form()
     try:
-        person = await service.create_person(db_session, caller.actor, parse_form(form, PersonCreate, lists=["roles"]))
+        person = await service.create_person(
+            db_session, caller.actor, parse_form(form, PersonCreate, lists=["roles"])
+        )
     except DomainError as error:
         return _person_form(caller, error=error, values=dict(form))
     return _see_other(f"/admin/people/{person.id}")
 
 
 @get("/admin/people/{person_id:uuid}")
-async def edit_person_form(db_session: AsyncSession, caller: Caller, person_id: uuid.UUID) -> Template:
+async def edit_person_form(
+    db_session: DbSession, caller: CallerDep, person_id: FromPath[uuid.UUID]
+) -> Template:
     service.require_admin(caller)
     return _person_form(caller, await service.get_person(db_session, person_id))
 
 
 @post("/admin/people/{person_id:uuid}")
 async def update_person(
-    request: Request[Any, Any, Any], db_session: AsyncSession, caller: Caller, person_id: uuid.UUID
+    request: Request[Any, Any, Any], db_session: DbSession, caller: CallerDep, person_id: FromPath[uuid.UUID]
 ) -> Template | Redirect:
     form = await request.form()
     try:
@@ -109,7 +132,7 @@ async def update_person(
 
 
 @get("/admin/patients")
-async def admin_patients(db_session: AsyncSession, caller: Caller) -> Template:
+async def admin_patients(db_session: DbSession, caller: CallerDep) -> Template:
     service.require_admin(caller)
     return Template(
         template_name="admin/patients.html.j2",
@@ -117,8 +140,14 @@ async def admin_patients(db_session: AsyncSession, caller: Caller) -> Template:
     )
 
 
-def _patient_form(caller: Caller, *, patient: Any = None, people: Any = (), error: DomainError | None = None,
-                  values: dict[str, Any] | None = None) -> Template:
+def _patient_form(
+    caller: CallerDep,
+    *,
+    patient: Any = None,
+    people: Any = (),
+    error: DomainError | None = None,
+    values: dict[str, Any] | None = None,
+) -> Template:
     return Template(
         template_name="admin/patient_form.html.j2",
         context={
@@ -136,13 +165,15 @@ def _patient_form(caller: Caller, *, patient: Any = None, people: Any = (), erro
 
 
 @get("/admin/patients/new")
-async def new_patient_form(caller: Caller) -> Template:
+async def new_patient_form(caller: CallerDep) -> Template:
     service.require_admin(caller)
     return _patient_form(caller)
 
 
 @post("/admin/patients/new")
-async def create_patient(request: Request[Any, Any, Any], db_session: AsyncSession, caller: Caller) -> Template | Redirect:
+async def create_patient(
+    request: Request[Any, Any, Any], db_session: DbSession, caller: CallerDep
+) -> Template | Redirect:
     service.require_admin(caller)
     form = await request.form()
     try:
@@ -153,7 +184,10 @@ async def create_patient(request: Request[Any, Any, Any], db_session: AsyncSessi
 
 
 async def _patient_admin_page(
-    db_session: AsyncSession, caller: Caller, patient_id: uuid.UUID, error: DomainError | None = None,
+    db_session: DbSession,
+    caller: CallerDep,
+    patient_id: FromPath[uuid.UUID],
+    error: DomainError | None = None,
     values: dict[str, Any] | None = None,
 ) -> Template:
     patient = await service.patient_for_admin(db_session, caller, patient_id)
@@ -162,13 +196,15 @@ async def _patient_admin_page(
 
 
 @get("/admin/patients/{patient_id:uuid}")
-async def edit_patient_form(db_session: AsyncSession, caller: Caller, patient_id: uuid.UUID) -> Template:
+async def edit_patient_form(
+    db_session: DbSession, caller: CallerDep, patient_id: FromPath[uuid.UUID]
+) -> Template:
     return await _patient_admin_page(db_session, caller, patient_id)
 
 
 @post("/admin/patients/{patient_id:uuid}")
 async def update_patient(
-    request: Request[Any, Any, Any], db_session: AsyncSession, caller: Caller, patient_id: uuid.UUID
+    request: Request[Any, Any, Any], db_session: DbSession, caller: CallerDep, patient_id: FromPath[uuid.UUID]
 ) -> Template | Redirect:
     form = await request.form()
     try:
@@ -181,7 +217,7 @@ async def update_patient(
 
 @post("/admin/patients/{patient_id:uuid}/team")
 async def add_team_member(
-    request: Request[Any, Any, Any], db_session: AsyncSession, caller: Caller, patient_id: uuid.UUID
+    request: Request[Any, Any, Any], db_session: DbSession, caller: CallerDep, patient_id: FromPath[uuid.UUID]
 ) -> Template | Redirect:
     form = await request.form()
     try:
@@ -195,7 +231,7 @@ async def add_team_member(
 
 @post("/admin/patients/{patient_id:uuid}/team/{member_id:uuid}/remove")
 async def remove_team_member(
-    db_session: AsyncSession, caller: Caller, patient_id: uuid.UUID, member_id: uuid.UUID
+    db_session: DbSession, caller: CallerDep, patient_id: FromPath[uuid.UUID], member_id: FromPath[uuid.UUID]
 ) -> Redirect:
     await service.remove_team_member(db_session, caller, patient_id, member_id)
     return _see_other(f"/admin/patients/{patient_id}")
@@ -203,14 +239,26 @@ async def remove_team_member(
 
 @post("/admin/patients/{patient_id:uuid}/team/{member_id:uuid}/crisis-lead")
 async def make_crisis_lead(
-    db_session: AsyncSession, caller: Caller, patient_id: uuid.UUID, member_id: uuid.UUID
+    db_session: DbSession, caller: CallerDep, patient_id: FromPath[uuid.UUID], member_id: FromPath[uuid.UUID]
 ) -> Redirect:
     await service.set_crisis_lead(db_session, caller, patient_id, member_id)
     return _see_other(f"/admin/patients/{patient_id}")
 
 
 route_handlers = [
-    home, patient_page, admin_people, new_person_form, create_person, edit_person_form, update_person,
-    admin_patients, new_patient_form, create_patient, edit_patient_form, update_patient, add_team_member,
-    remove_team_member, make_crisis_lead,
+    home,
+    patient_page,
+    admin_people,
+    new_person_form,
+    create_person,
+    edit_person_form,
+    update_person,
+    admin_patients,
+    new_patient_form,
+    create_patient,
+    edit_patient_form,
+    update_patient,
+    add_team_member,
+    remove_team_member,
+    make_crisis_lead,
 ]

@@ -63,7 +63,9 @@ def valid_time_zone(name: str, field: str = "time_zone") -> str:
     try:
         zoneinfo.ZoneInfo(name)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        raise InvalidInput(field, f"{name!r} is not a known time zone; use a name such as America/New_York.") from None
+        raise InvalidInput(
+            field, f"{name!r} is not a known time zone; use a name such as America/New_York."
+        ) from None
     return name
 
 
@@ -108,7 +110,9 @@ async def create_person(session: AsyncSession, actor: Actor, data: PersonCreate)
     return person
 
 
-async def update_person(session: AsyncSession, caller: Caller, person_id: uuid.UUID, data: PersonUpdate) -> Person:
+async def update_person(
+    session: AsyncSession, caller: Caller, person_id: uuid.UUID, data: PersonUpdate
+) -> Person:
     require_admin(caller)
     person = await get_person(session, person_id)
     _check_version(person.version, data.version, "person")
@@ -172,10 +176,14 @@ def _on_team(patient: Patient, person: Person) -> bool:
 async def patient_for_clinician(session: AsyncSession, caller: Caller, patient_id: uuid.UUID) -> Patient:
     """The patient's record, for a member of their care team only. Every look is audited."""
     patient = await _load_patient(session, patient_id)
-    if patient is None or not rules.may_view_clinical_record(caller.person.roles, _on_team(patient, caller.person)):
+    if patient is None or not rules.may_view_clinical_record(
+        caller.person.roles, _on_team(patient, caller.person)
+    ):
         await _record_denied(session, caller, "patient.read", patient)
         raise NotFound(PATIENT_NOT_FOUND)
-    await audit.record(session, caller.actor, "patient.read", patient_id=patient.id, subject=f"patient:{patient.id}")
+    await audit.record(
+        session, caller.actor, "patient.read", patient_id=patient.id, subject=f"patient:{patient.id}"
+    )
     return patient
 
 
@@ -186,18 +194,26 @@ async def patient_for_admin(session: AsyncSession, caller: Caller, patient_id: u
     if patient is None:
         raise NotFound("No such patient.")
     await audit.record(
-        session, caller.actor, "patient.read_demographics", patient_id=patient.id, subject=f"patient:{patient.id}"
+        session,
+        caller.actor,
+        "patient.read_demographics",
+        patient_id=patient.id,
+        subject=f"patient:{patient.id}",
     )
     return patient
 
 
-async def patient_for_self(session: AsyncSession, patient_id: uuid.UUID, client_address: str | None) -> Patient:
+async def patient_for_self(
+    session: AsyncSession, patient_id: uuid.UUID, client_address: str | None
+) -> Patient:
     """A patient, signed in through their own link, looking at their own record."""
     patient = await _load_patient(session, patient_id)
     if patient is None or not patient.active:
         raise NotFound("This link is no longer valid. Ask your care team for a new one.")
     actor = Actor(kind="patient", id=patient.id, client_address=client_address)
-    await audit.record(session, actor, "patient.read_own", patient_id=patient.id, subject=f"patient:{patient.id}")
+    await audit.record(
+        session, actor, "patient.read_own", patient_id=patient.id, subject=f"patient:{patient.id}"
+    )
     return patient
 
 
@@ -208,7 +224,9 @@ async def patients_for(session: AsyncSession, caller: Caller) -> list[Patient]:
         if not caller.is_clinician:
             return []
         query = query.where(
-            Patient.id.in_(select(CareTeamMember.patient_id).where(CareTeamMember.person_id == caller.person.id))
+            Patient.id.in_(
+                select(CareTeamMember.patient_id).where(CareTeamMember.person_id == caller.person.id)
+            )
         )
     patients = list(await session.scalars(query))
     await audit.record(
@@ -223,11 +241,15 @@ async def create_patient(session: AsyncSession, caller: Caller, data: PatientCre
     patient = Patient(**values)
     session.add(patient)
     await session.flush()
-    await audit.record(session, caller.actor, "patient.create", patient_id=patient.id, subject=f"patient:{patient.id}")
+    await audit.record(
+        session, caller.actor, "patient.create", patient_id=patient.id, subject=f"patient:{patient.id}"
+    )
     return patient
 
 
-async def update_patient(session: AsyncSession, caller: Caller, patient_id: uuid.UUID, data: PatientUpdate) -> Patient:
+async def update_patient(
+    session: AsyncSession, caller: Caller, patient_id: uuid.UUID, data: PatientUpdate
+) -> Patient:
     require_admin(caller)
     patient = await _load_patient(session, patient_id)
     if patient is None:
@@ -329,7 +351,9 @@ async def add_team_member(
     return member
 
 
-async def remove_team_member(session: AsyncSession, caller: Caller, patient_id: uuid.UUID, member_id: uuid.UUID) -> None:
+async def remove_team_member(
+    session: AsyncSession, caller: Caller, patient_id: uuid.UUID, member_id: uuid.UUID
+) -> None:
     require_admin(caller)
     member = await session.get(CareTeamMember, member_id)
     if member is None or member.patient_id != patient_id:
@@ -341,7 +365,9 @@ async def remove_team_member(session: AsyncSession, caller: Caller, patient_id: 
     )
 
 
-async def set_crisis_lead(session: AsyncSession, caller: Caller, patient_id: uuid.UUID, member_id: uuid.UUID) -> None:
+async def set_crisis_lead(
+    session: AsyncSession, caller: Caller, patient_id: uuid.UUID, member_id: uuid.UUID
+) -> None:
     require_admin(caller)
     patient = await _load_patient(session, patient_id)
     member = await session.get(CareTeamMember, member_id)
@@ -352,7 +378,11 @@ async def set_crisis_lead(session: AsyncSession, caller: Caller, patient_id: uui
     member.is_crisis_lead = True
     await _flush_or_conflict(session, "The care team was changed by someone else; reload and try again.")
     await audit.record(
-        session, caller.actor, "care_team.crisis_lead", patient_id=patient_id, subject=f"person:{member.person_id}"
+        session,
+        caller.actor,
+        "care_team.crisis_lead",
+        patient_id=patient_id,
+        subject=f"person:{member.person_id}",
     )
 
 
@@ -381,7 +411,9 @@ async def _flush_or_conflict(session: AsyncSession, message: str) -> None:
     try:
         await session.flush()
     except StaleDataError:
-        raise StaleEdit("This record was changed by someone else at the same moment. Reload and try again.") from None
+        raise StaleEdit(
+            "This record was changed by someone else at the same moment. Reload and try again."
+        ) from None
     except IntegrityError:
         raise Conflict(message) from None
 

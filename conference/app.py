@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, cast
 
 from advanced_alchemy.extensions.litestar import (
     AsyncSessionConfig,
@@ -24,7 +24,7 @@ from litestar.static_files import create_static_files_router
 from litestar.stores.base import Store
 from litestar.stores.redis import RedisStore
 from litestar.template.config import TemplateConfig
-from sqlalchemy import text
+from sqlalchemy import Table, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from conference import http
@@ -33,7 +33,7 @@ from conference.auth.oidc import OidcClient
 from conference.auth.sessions import SESSION_STORE, SessionConfig, SignInRequired
 from conference.db import KeyValueEntry, create_engine, create_sqlite_store_engine, load_models
 from conference.errors import DomainError
-from conference.http import DbSession, SettingsDep
+from conference.http import DbSession
 from conference.people import api as people_api
 from conference.people import pages as people_pages
 from conference.settings import WEB_DIR, Settings
@@ -50,9 +50,7 @@ async def health(db_session: DbSession) -> Response[dict[str, str]]:
     return Response({"status": "ok", "database": "ok"}, media_type=MediaType.JSON)
 
 
-def _stores(
-    settings: Settings, alchemy: SQLAlchemyAsyncConfig, store_engine: AsyncEngine | None
-) -> dict[str, Store]:
+def _stores(settings: Settings, alchemy: SQLAlchemyAsyncConfig, store_engine: AsyncEngine | None) -> dict[str, Store]:
     names = (SESSION_STORE, auth_pages.SIGN_IN_LIMITS_STORE)
     if settings.redis_url:
         root = RedisStore.with_client(url=settings.redis_url, namespace="conference")
@@ -88,7 +86,7 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
     async def lifespan(_app: Litestar) -> AsyncGenerator[None, None]:
         if store_engine is not None:
             async with store_engine.begin() as connection:
-                await connection.run_sync(lambda sync: KeyValueEntry.__table__.create(sync, checkfirst=True))
+                await connection.run_sync(cast(Table, KeyValueEntry.__table__).create, checkfirst=True)
         try:
             yield
         finally:

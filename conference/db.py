@@ -54,11 +54,9 @@ class Versioned:
     """Optimistic locking: a stale update raises ``StaleDataError`` instead of losing an edit."""
 
     version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
-    updated_at: Mapped[dt.datetime] = mapped_column(
-        DateTimeUTC(timezone=True), default=utcnow, onupdate=utcnow
-    )
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTimeUTC(timezone=True), default=utcnow, onupdate=utcnow)
 
-    __mapper_args__: dict[str, Any] = {"version_id_col": version}  # noqa: RUF012
+    __mapper_args__: dict[str, Any] = {"version_id_col": version}
 
 
 class KeyValueEntry(StoreModelMixin):

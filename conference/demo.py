@@ -125,14 +125,10 @@ async def _ensure_patient(session: AsyncSession, admin: people.Caller) -> Patien
     return patient
 
 
-async def _ensure_team(
-    session: AsyncSession, admin: people.Caller, patient: Patient, staff: dict[str, Person]
-) -> None:
+async def _ensure_team(session: AsyncSession, admin: people.Caller, patient: Patient, staff: dict[str, Person]) -> None:
     on_team = {
         member.person_id
-        for member in await session.scalars(
-            select(CareTeamMember).where(CareTeamMember.patient_id == patient.id)
-        )
+        for member in await session.scalars(select(CareTeamMember).where(CareTeamMember.patient_id == patient.id))
     }
     for demo in DEMO_PEOPLE:
         if demo.team_role is None or staff[demo.key].id in on_team:
@@ -141,9 +137,7 @@ async def _ensure_team(
             session,
             admin,
             patient.id,
-            TeamMemberAdd(
-                person_id=staff[demo.key].id, team_role=demo.team_role, is_crisis_lead=demo.crisis_lead
-            ),
+            TeamMemberAdd(person_id=staff[demo.key].id, team_role=demo.team_role, is_crisis_lead=demo.crisis_lead),
         )
 
 
@@ -151,9 +145,7 @@ async def create_demo(settings: Settings) -> dict[str, Any]:
     passwords = _passwords(settings)
     async with session_scope(settings) as session:
         system = Actor.system()
-        staff = {
-            demo.key: await _ensure_person(session, system, demo, passwords[demo.key]) for demo in DEMO_PEOPLE
-        }
+        staff = {demo.key: await _ensure_person(session, system, demo, passwords[demo.key]) for demo in DEMO_PEOPLE}
         admin = people.Caller(person=staff["admin"])
         patient = await _ensure_patient(session, admin)
         await _ensure_team(session, admin, patient, staff)
@@ -185,9 +177,7 @@ def describe(demo: dict[str, Any]) -> str:
     width = max(len(person["email"]) for person in demo["people"])
     for person in demo["people"]:
         role = ", ".join(person["roles"]).replace("_", " ")
-        lines.append(
-            f"  {person['email']:<{width}}  password {person['password']}   ({person['name']}, {role})"
-        )
+        lines.append(f"  {person['email']:<{width}}  password {person['password']}   ({person['name']}, {role})")
     lines += [
         "",
         f"Demo patient: {demo['patient']['name']}",

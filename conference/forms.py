@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any, TypeVar
 
 import msgspec
+from litestar.datastructures import FormMultiDict
 
 from conference.errors import InvalidInput
 
@@ -16,7 +17,7 @@ _PATH = re.compile(r"\$\.(\w+)")
 
 
 def parse_form(
-    form: Mapping[str, Any] | Any,
+    form: FormMultiDict,
     target: type[T],
     *,
     lists: Iterable[str] = (),

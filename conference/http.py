@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 from litestar import MediaType, Request, Response
 from litestar.datastructures import State
 from litestar.di import NamedDependency
+from litestar.enums import ScopeType
 from litestar.exceptions import HTTPException, NotFoundException, ValidationException
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_303_SEE_OTHER
@@ -49,7 +50,7 @@ def security_headers_hook(settings: Settings) -> Callable[[Message, Scope], Awai
     encoded = [(name.lower().encode(), value.encode()) for name, value in security_headers(settings).items()]
 
     async def add_headers(message: Message, scope: Scope) -> None:
-        if scope["type"] != "http" or message["type"] != "http.response.start":
+        if scope["type"] != ScopeType.HTTP or message["type"] != "http.response.start":
             return
         headers = list(message.get("headers", []))
         present = {name.lower() for name, _ in headers}
@@ -76,9 +77,7 @@ def provide_settings(state: State) -> Settings:
     return settings
 
 
-async def provide_caller(
-    request: Request[Any, Any, Any], settings: SettingsDep, db_session: DbSession
-) -> Caller:
+async def provide_caller(request: Request[Any, Any, Any], settings: SettingsDep, db_session: DbSession) -> Caller:
     return await current_caller(request, settings, db_session)
 
 
@@ -125,9 +124,7 @@ def sign_in_required_handler(request: Request[Any, Any, Any], error: SignInRequi
     if wants_json(request):
         return error_response(request, 401, error.message)
     if request.url.path.startswith("/patient"):
-        return error_response(
-            request, 401, error.message + " Open the most recent link your care team sent you."
-        )
+        return error_response(request, 401, error.message + " Open the most recent link your care team sent you.")
     return Redirect(
         "/sign-in?" + urlencode({"next": request.url.path, "why": error.message}),
         status_code=HTTP_303_SEE_OTHER,

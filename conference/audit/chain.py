@@ -75,9 +75,7 @@ def first_break(
                 f"events {expected_sequence}..{event.fields.sequence - 1} are missing before this one",
             )
         if event.fields.previous_hash != expected_previous:
-            return ChainBreak(
-                event.id, event.fields.sequence, "its link to the previous event does not match"
-            )
+            return ChainBreak(event.id, event.fields.sequence, "its link to the previous event does not match")
         if event_hash(event.fields) != event.stored_hash:
             return ChainBreak(event.id, event.fields.sequence, "its content was altered after it was written")
         expected_previous = event.stored_hash

@@ -136,13 +136,8 @@ def _stored(row: AuditEvent) -> StoredEvent:
     )
 
 
-async def events_for_patient(
-    session: AsyncSession, patient_id: uuid.UUID, limit: int = 200
-) -> list[AuditEvent]:
+async def events_for_patient(session: AsyncSession, patient_id: uuid.UUID, limit: int = 200) -> list[AuditEvent]:
     rows = await session.scalars(
-        select(AuditEvent)
-        .where(AuditEvent.patient_id == patient_id)
-        .order_by(AuditEvent.sequence.desc())
-        .limit(limit)
+        select(AuditEvent).where(AuditEvent.patient_id == patient_id).order_by(AuditEvent.sequence.desc()).limit(limit)
     )
     return list(rows)

@@ -80,9 +80,7 @@ def verify(secret_key: str, token: str, *, now: dt.datetime | None = None) -> Jo
     try:
         decoded = jwt.decode(token, _key(secret_key), algorithms=["HS256"])
     except (JoseError, ValueError):
-        raise JoinLinkInvalid(
-            "This link is not valid. It may have been copied incompletely or changed."
-        ) from None
+        raise JoinLinkInvalid("This link is not valid. It may have been copied incompletely or changed.") from None
     claims = decoded.claims
     try:
         patient_id = uuid.UUID(str(claims["sub"]))

@@ -18,6 +18,7 @@ from authlib.integrations.httpx_client import AsyncOAuth2Client
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
+from joserfc.jws import extract_compact
 
 CLOCK_SKEW_SECONDS = 60
 
@@ -65,13 +66,9 @@ class OidcClient:
                     response.raise_for_status()
                     document = response.json()
             except (httpx2.HTTPError, ValueError) as error:
-                raise OidcError(
-                    "The sign-in provider could not be reached. Try again in a moment."
-                ) from error
+                raise OidcError("The sign-in provider could not be reached. Try again in a moment.") from error
             if document.get("issuer") != self.issuer:
-                raise OidcError(
-                    "The sign-in provider's configuration does not match this service's settings."
-                )
+                raise OidcError("The sign-in provider's configuration does not match this service's settings.")
             self._metadata = document
         return self._metadata
 
@@ -119,11 +116,9 @@ class OidcClient:
             name=str(claims["name"]) if claims.get("name") else None,
         )
 
-    async def validate_id_token(
-        self, id_token: str, *, nonce: str, now: float | None = None
-    ) -> dict[str, Any]:
+    async def validate_id_token(self, id_token: str, *, nonce: str, now: float | None = None) -> dict[str, Any]:
         try:
-            header = jwt.extract(id_token).protected
+            header = extract_compact(id_token.encode()).headers()
         except (JoseError, ValueError) as error:
             raise OidcError("The identity token is malformed.") from error
         keys = await self._keys(refresh=False)

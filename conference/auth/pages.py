@@ -66,9 +66,7 @@ def _sign_in_page(
 
 
 @get("/sign-in", name="sign_in", sync_to_thread=False)
-def sign_in_form(
-    settings: SettingsDep, next: FromQuery[str] = "/", why: FromQuery[str | None] = None
-) -> Template:
+def sign_in_form(settings: SettingsDep, next: FromQuery[str] = "/", why: FromQuery[str | None] = None) -> Template:
     return _sign_in_page(settings, next_path=next, message=why)
 
 
@@ -83,9 +81,7 @@ async def sign_in(
     next_path = data.get("next", "/")
     if not email or not password:
         field = "email" if not email else "password"
-        return _sign_in_page(
-            settings, next_path=next_path, email=email, status_code=400, error=f"Enter your {field}."
-        )
+        return _sign_in_page(settings, next_path=next_path, email=email, status_code=400, error=f"Enter your {field}.")
     try:
         person = await auth.sign_in_with_password(
             db_session,
@@ -123,9 +119,7 @@ async def sign_out(
 def _oidc(state: State) -> OidcClient:
     client: OidcClient | None = state.get("oidc")
     if client is None:
-        raise DomainError(
-            "Single sign-on is not set up for this clinic. Sign in with your email and password."
-        )
+        raise DomainError("Single sign-on is not set up for this clinic. Sign in with your email and password.")
     return client
 
 
@@ -164,9 +158,7 @@ async def oidc_callback(
         )
     request.set_session({key: value for key, value in request.session.items() if key != _OIDC_KEY})
     try:
-        identity = await _oidc(state).complete(
-            code=code, code_verifier=pending["verifier"], nonce=pending["nonce"]
-        )
+        identity = await _oidc(state).complete(code=code, code_verifier=pending["verifier"], nonce=pending["nonce"])
     except OidcError as failure:
         raise DomainError(f"{failure} Start again from the sign-in page.") from failure
     person = await auth.sign_in_with_oidc(db_session, identity, client_address(request))
@@ -179,9 +171,7 @@ async def open_join_link(
     request: Request[Any, Any, Any], settings: SettingsDep, db_session: DbSession, token: FromPath[str]
 ) -> Redirect | Template:
     try:
-        patient, claims = await auth.open_join_link(
-            db_session, settings.secret_key, token, client_address(request)
-        )
+        patient, claims = await auth.open_join_link(db_session, settings.secret_key, token, client_address(request))
     except join_links.JoinLinkInvalid as invalid:
         return Template(
             template_name="auth/join_invalid.html.j2",

@@ -35,9 +35,7 @@ async def check(store: Store, limits: SignInLimits, email: str, address: str | N
                 f"Too many sign-in attempts {'for this account' if kind == 'account' else 'from this network'}. "
                 f"Wait {minutes} minute{'s' if minutes != 1 else ''} and try again, or ask your clinic "
                 "administrator to reset your password.",
-                extra={
-                    "retry_after_seconds": await store.expires_in(_key(kind, value)) or limits.window_seconds
-                },
+                extra={"retry_after_seconds": await store.expires_in(_key(kind, value)) or limits.window_seconds},
             )
 
 
@@ -46,9 +44,7 @@ async def record_failure(store: Store, limits: SignInLimits, email: str, address
         key = _key(kind, value)
         remaining = await store.expires_in(key)
         count = await _count(store, key) + 1
-        await store.set(
-            key, str(count), expires_in=remaining if remaining and remaining > 0 else limits.window_seconds
-        )
+        await store.set(key, str(count), expires_in=remaining if remaining and remaining > 0 else limits.window_seconds)
 
 
 async def record_success(store: Store, email: str) -> None:

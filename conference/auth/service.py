@@ -51,9 +51,7 @@ async def sign_in_with_password(
     return person
 
 
-async def sign_in_with_oidc(
-    session: AsyncSession, identity: VerifiedIdentity, client_address: str | None
-) -> Person:
+async def sign_in_with_oidc(session: AsyncSession, identity: VerifiedIdentity, client_address: str | None) -> Person:
     """Match by the stored subject first; else by a verified email, and remember the subject."""
     person = await session.scalar(
         select(Person).where(Person.oidc_issuer == identity.issuer, Person.oidc_subject == identity.subject)

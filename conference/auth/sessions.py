@@ -15,8 +15,8 @@ from typing import Any
 from litestar import Request
 from litestar.connection import ASGIConnection
 from litestar.middleware.session.server_side import ServerSideSessionBackend, ServerSideSessionConfig
-from litestar.types import Message, ScopeSession
 from litestar.stores.base import Store
+from litestar.types import Message, ScopeSession
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from conference.auth.join_links import JoinClaims, JoinPurpose
@@ -82,9 +82,7 @@ async def start_person_session(request: Request[Any, Any, Any], person: Person, 
     )
 
 
-async def start_patient_session(
-    request: Request[Any, Any, Any], patient: Patient, claims: JoinClaims
-) -> None:
+async def start_patient_session(request: Request[Any, Any, Any], patient: Patient, claims: JoinClaims) -> None:
     await _rotate(request)
     now = time.time()
     request.set_session(
@@ -111,9 +109,7 @@ def _live_session(request: Request[Any, Any, Any], settings: Settings, kind: str
     now = time.time()
     if now - float(data.get("issued_at", 0)) > settings.session_lifetime_hours * 3600:
         request.clear_session()
-        raise SignInRequired(
-            f"For your security you were signed out after {settings.session_lifetime_hours} hours."
-        )
+        raise SignInRequired(f"For your security you were signed out after {settings.session_lifetime_hours} hours.")
     if now - float(data.get("last_seen", 0)) > settings.session_idle_minutes * 60:
         request.clear_session()
         raise SignInRequired(

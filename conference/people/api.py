@@ -7,9 +7,11 @@ import uuid
 from litestar import Controller, delete, get, patch, post, put
 from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_204_NO_CONTENT
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from conference.http import CallerDep, DbSession
 from conference.people import service
+from conference.people.models import Patient
 from conference.people.schemas import (
     PatientCreate,
     PatientOut,
@@ -20,6 +22,14 @@ from conference.people.schemas import (
     TeamMemberAdd,
     TeamMemberOut,
 )
+from conference.people.service import Caller
+
+
+async def _readable_patient(db_session: AsyncSession, caller: Caller, patient_id: uuid.UUID) -> Patient:
+    """Clinicians read their own patients; an admin without a clinical role reads demographics only."""
+    if caller.is_admin and not caller.is_clinician:
+        return await service.patient_for_admin(db_session, caller, patient_id)
+    return await service.patient_for_clinician(db_session, caller, patient_id)
 
 
 class PeopleController(Controller):
@@ -31,16 +41,12 @@ class PeopleController(Controller):
         return [service.person_out(person) for person in await service.list_people(db_session, caller)]
 
     @post("/")
-    async def create_person(
-        self, db_session: DbSession, caller: CallerDep, data: JSONBody[PersonCreate]
-    ) -> PersonOut:
+    async def create_person(self, db_session: DbSession, caller: CallerDep, data: JSONBody[PersonCreate]) -> PersonOut:
         service.require_admin(caller)
         return service.person_out(await service.create_person(db_session, caller.actor, data))
 
     @get("/{person_id:uuid}")
-    async def get_person(
-        self, db_session: DbSession, caller: CallerDep, person_id: FromPath[uuid.UUID]
-    ) -> PersonOut:
+    async def get_person(self, db_session: DbSession, caller: CallerDep, person_id: FromPath[uuid.UUID]) -> PersonOut:
         if not (caller.is_admin or caller.is_clinician):
             service.require_admin(caller)
         return service.person_out(await service.get_person(db_session, person_id))
@@ -74,11 +80,7 @@ class PatientsController(Controller):
     async def get_patient(
         self, db_session: DbSession, caller: CallerDep, patient_id: FromPath[uuid.UUID]
     ) -> PatientOut:
-        if caller.is_admin and not caller.is_clinician:
-            patient = await service.patient_for_admin(db_session, caller, patient_id)
-        else:
-            patient = await service.patient_for_clinician(db_session, caller, patient_id)
-        return service.patient_out(patient)
+        return service.patient_out(await _readable_patient(db_session, caller, patient_id))
 
     @patch("/{patient_id:uuid}")
     async def update_patient(
@@ -94,8 +96,8 @@ class PatientsController(Controller):
     async def care_team(
         self, db_session: DbSession, caller: CallerDep, patient_id: FromPath[uuid.UUID]
     ) -> list[TeamMemberOut]:
-        patient = await self.get_patient.fn(self, db_session, caller, patient_id)
-        return patient.care_team
+        patient = await _readable_patient(db_session, caller, patient_id)
+        return [service.team_member_out(member) for member in service.sorted_team(patient)]
 
     @post("/{patient_id:uuid}/care-team")
     async def add_member(

@@ -3,25 +3,45 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Any, get_args
 
 from litestar import Request, get, post
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_303_SEE_OTHER
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from conference.errors import DomainError
 from conference.forms import parse_form
 from conference.http import CallerDep, DbSession
 from conference.people import service
 from conference.people.roles import Role, TeamRole
-from conference.people.schemas import PatientCreate, PatientUpdate, PersonCreate, PersonUpdate, TeamMemberAdd
+from conference.people.schemas import (
+    ClearablePatientField,
+    PatientCreate,
+    PatientUpdate,
+    PersonCreate,
+    PersonUpdate,
+    TeamMemberAdd,
+)
+from conference.people.service import Caller
 
 CONTACT_METHODS = [("email", "Email"), ("phone", "Phone call"), ("text", "Text message")]
 
 
 def _see_other(path: str) -> Redirect:
     return Redirect(path, status_code=HTTP_303_SEE_OTHER)
+
+
+async def _recover(db_session: AsyncSession, caller: Caller) -> None:
+    """Undo a failed change so the form can be shown again; the caller is reloaded for the page."""
+    await db_session.rollback()
+    await db_session.refresh(caller.person)
+
+
+def _posted(form: Any) -> dict[str, Any]:
+    """What was typed, to show again with an error; repeated fields (role checkboxes) keep every value."""
+    return {**dict(form), "roles": form.getall("roles", [])}
 
 
 @get("/", name="home")
@@ -98,18 +118,14 @@ async def create_person(
     service.require_admin(caller)
     form = await request.form()
     try:
-        person = await service.create_person(
-            db_session, caller.actor, parse_form(form, PersonCreate, lists=["roles"])
-        )
+        person = await service.create_person(db_session, caller.actor, parse_form(form, PersonCreate, lists=["roles"]))
     except DomainError as error:
-        return _person_form(caller, error=error, values=dict(form))
+        return _person_form(caller, error=error, values=_posted(form))
     return _see_other(f"/admin/people/{person.id}")
 
 
 @get("/admin/people/{person_id:uuid}")
-async def edit_person_form(
-    db_session: DbSession, caller: CallerDep, person_id: FromPath[uuid.UUID]
-) -> Template:
+async def edit_person_form(db_session: DbSession, caller: CallerDep, person_id: FromPath[uuid.UUID]) -> Template:
     service.require_admin(caller)
     return _person_form(caller, await service.get_person(db_session, person_id))
 
@@ -123,8 +139,8 @@ async def update_person(
         data = parse_form(form, PersonUpdate, lists=["roles"], extra={"active": form.get("active") == "on"})
         await service.update_person(db_session, caller, person_id, data)
     except DomainError as error:
-        await db_session.rollback()
-        return _person_form(caller, await service.get_person(db_session, person_id), error, dict(form))
+        await _recover(db_session, caller)
+        return _person_form(caller, await service.get_person(db_session, person_id), error, _posted(form))
     return _see_other("/admin/people")
 
 
@@ -136,7 +152,10 @@ async def admin_patients(db_session: DbSession, caller: CallerDep) -> Template:
     service.require_admin(caller)
     return Template(
         template_name="admin/patients.html.j2",
-        context={"caller": caller, "patients": await service.patients_for(db_session, caller)},
+        context={
+            "caller": caller,
+            "patients": await service.patients_for(db_session, caller, administering=True),
+        },
     )
 
 
@@ -179,7 +198,7 @@ async def create_patient(
     try:
         patient = await service.create_patient(db_session, caller, parse_form(form, PatientCreate))
     except DomainError as error:
-        return _patient_form(caller, error=error, values=dict(form))
+        return _patient_form(caller, error=error, values=_posted(form))
     return _see_other(f"/admin/patients/{patient.id}")
 
 
@@ -196,9 +215,7 @@ async def _patient_admin_page(
 
 
 @get("/admin/patients/{patient_id:uuid}")
-async def edit_patient_form(
-    db_session: DbSession, caller: CallerDep, patient_id: FromPath[uuid.UUID]
-) -> Template:
+async def edit_patient_form(db_session: DbSession, caller: CallerDep, patient_id: FromPath[uuid.UUID]) -> Template:
     return await _patient_admin_page(db_session, caller, patient_id)
 
 
@@ -208,10 +225,12 @@ async def update_patient(
 ) -> Template | Redirect:
     form = await request.form()
     try:
-        await service.update_patient(db_session, caller, patient_id, parse_form(form, PatientUpdate))
+        blank = [field for field in get_args(ClearablePatientField) if field in form and not form[field].strip()]
+        data = parse_form(form, PatientUpdate, extra={"clear": blank})
+        await service.update_patient(db_session, caller, patient_id, data)
     except DomainError as error:
-        await db_session.rollback()
-        return await _patient_admin_page(db_session, caller, patient_id, error, dict(form))
+        await _recover(db_session, caller)
+        return await _patient_admin_page(db_session, caller, patient_id, error, _posted(form))
     return _see_other(f"/admin/patients/{patient_id}")
 
 
@@ -224,7 +243,7 @@ async def add_team_member(
         data = parse_form(form, TeamMemberAdd, extra={"is_crisis_lead": form.get("is_crisis_lead") == "on"})
         await service.add_team_member(db_session, caller, patient_id, data)
     except DomainError as error:
-        await db_session.rollback()
+        await _recover(db_session, caller)
         return await _patient_admin_page(db_session, caller, patient_id, error)
     return _see_other(f"/admin/patients/{patient_id}")
 

@@ -60,7 +60,19 @@ class PatientCreate(msgspec.Struct, forbid_unknown_fields=True):
     representative_phone: Phone | None = None
 
 
+ClearablePatientField = Literal[
+    "email",
+    "phone",
+    "representative_name",
+    "representative_relationship",
+    "representative_email",
+    "representative_phone",
+]
+
+
 class PatientUpdate(msgspec.Struct, forbid_unknown_fields=True):
+    """Fields left out (or null) stay as they are; fields named in ``clear`` are emptied."""
+
     version: int
     name: Name | None = None
     date_of_birth: dt.date | None = None
@@ -73,6 +85,7 @@ class PatientUpdate(msgspec.Struct, forbid_unknown_fields=True):
     representative_email: Email | None = None
     representative_phone: Phone | None = None
     active: bool | None = None
+    clear: list[ClearablePatientField] = msgspec.field(default_factory=list)
 
 
 class TeamMemberOut(msgspec.Struct):

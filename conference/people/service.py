@@ -63,9 +63,7 @@ def valid_time_zone(name: str, field: str = "time_zone") -> str:
     try:
         zoneinfo.ZoneInfo(name)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        raise InvalidInput(
-            field, f"{name!r} is not a known time zone; use a name such as America/New_York."
-        ) from None
+        raise InvalidInput(field, f"{name!r} is not a known time zone; use a name such as America/New_York.") from None
     return name
 
 
@@ -77,7 +75,8 @@ def normalise_email(email: str) -> str:
 
 
 async def find_person_by_email(session: AsyncSession, email: str) -> Person | None:
-    return await session.scalar(select(Person).where(Person.email == normalise_email(email)))
+    person: Person | None = await session.scalar(select(Person).where(Person.email == normalise_email(email)))
+    return person
 
 
 async def get_person(session: AsyncSession, person_id: uuid.UUID) -> Person:
@@ -110,9 +109,7 @@ async def create_person(session: AsyncSession, actor: Actor, data: PersonCreate)
     return person
 
 
-async def update_person(
-    session: AsyncSession, caller: Caller, person_id: uuid.UUID, data: PersonUpdate
-) -> Person:
+async def update_person(session: AsyncSession, caller: Caller, person_id: uuid.UUID, data: PersonUpdate) -> Person:
     require_admin(caller)
     person = await get_person(session, person_id)
     _check_version(person.version, data.version, "person")
@@ -176,14 +173,10 @@ def _on_team(patient: Patient, person: Person) -> bool:
 async def patient_for_clinician(session: AsyncSession, caller: Caller, patient_id: uuid.UUID) -> Patient:
     """The patient's record, for a member of their care team only. Every look is audited."""
     patient = await _load_patient(session, patient_id)
-    if patient is None or not rules.may_view_clinical_record(
-        caller.person.roles, _on_team(patient, caller.person)
-    ):
+    if patient is None or not rules.may_view_clinical_record(caller.person.roles, _on_team(patient, caller.person)):
         await _record_denied(session, caller, "patient.read", patient)
         raise NotFound(PATIENT_NOT_FOUND)
-    await audit.record(
-        session, caller.actor, "patient.read", patient_id=patient.id, subject=f"patient:{patient.id}"
-    )
+    await audit.record(session, caller.actor, "patient.read", patient_id=patient.id, subject=f"patient:{patient.id}")
     return patient
 
 
@@ -203,34 +196,34 @@ async def patient_for_admin(session: AsyncSession, caller: Caller, patient_id: u
     return patient
 
 
-async def patient_for_self(
-    session: AsyncSession, patient_id: uuid.UUID, client_address: str | None
-) -> Patient:
+async def patient_for_self(session: AsyncSession, patient_id: uuid.UUID, client_address: str | None) -> Patient:
     """A patient, signed in through their own link, looking at their own record."""
     patient = await _load_patient(session, patient_id)
     if patient is None or not patient.active:
         raise NotFound("This link is no longer valid. Ask your care team for a new one.")
     actor = Actor(kind="patient", id=patient.id, client_address=client_address)
-    await audit.record(
-        session, actor, "patient.read_own", patient_id=patient.id, subject=f"patient:{patient.id}"
-    )
+    await audit.record(session, actor, "patient.read_own", patient_id=patient.id, subject=f"patient:{patient.id}")
     return patient
 
 
-async def patients_for(session: AsyncSession, caller: Caller) -> list[Patient]:
-    """A clinician's own patients; for an admin, every patient (to administer care teams)."""
+async def patients_for(session: AsyncSession, caller: Caller, *, administering: bool = False) -> list[Patient]:
+    """The caller's own patients; with ``administering``, every patient, for an admin managing teams."""
     query = select(Patient).order_by(func.lower(Patient.name))
-    if not caller.is_admin:
-        if not caller.is_clinician:
-            return []
+    if administering:
+        require_admin(caller)
+    elif not caller.is_clinician:
+        return []
+    else:
         query = query.where(
-            Patient.id.in_(
-                select(CareTeamMember.patient_id).where(CareTeamMember.person_id == caller.person.id)
-            )
+            Patient.id.in_(select(CareTeamMember.patient_id).where(CareTeamMember.person_id == caller.person.id))
         )
     patients = list(await session.scalars(query))
     await audit.record(
-        session, caller.actor, "patient.list", subject="patients", detail={"count": len(patients)}
+        session,
+        caller.actor,
+        "patient.list_demographics" if administering else "patient.list",
+        subject="patients",
+        detail={"count": len(patients)},
     )
     return patients
 
@@ -241,22 +234,19 @@ async def create_patient(session: AsyncSession, caller: Caller, data: PatientCre
     patient = Patient(**values)
     session.add(patient)
     await session.flush()
-    await audit.record(
-        session, caller.actor, "patient.create", patient_id=patient.id, subject=f"patient:{patient.id}"
-    )
+    await audit.record(session, caller.actor, "patient.create", patient_id=patient.id, subject=f"patient:{patient.id}")
     return patient
 
 
-async def update_patient(
-    session: AsyncSession, caller: Caller, patient_id: uuid.UUID, data: PatientUpdate
-) -> Patient:
+async def update_patient(session: AsyncSession, caller: Caller, patient_id: uuid.UUID, data: PatientUpdate) -> Patient:
     require_admin(caller)
     patient = await _load_patient(session, patient_id)
     if patient is None:
         raise NotFound("No such patient.")
     _check_version(patient.version, data.version, "patient")
-    given = {key: value for key, value in msgspec.structs.asdict(data).items() if key != "version"}
+    given = {key: value for key, value in msgspec.structs.asdict(data).items() if key not in ("version", "clear")}
     changes = _patient_values({key: value for key, value in given.items() if value is not None})
+    changes.update({field: None for field in data.clear if field not in changes})
     for key, value in changes.items():
         setattr(patient, key, value)
     await _flush_or_conflict(session, "This patient was changed by someone else.")
@@ -365,9 +355,7 @@ async def remove_team_member(
     )
 
 
-async def set_crisis_lead(
-    session: AsyncSession, caller: Caller, patient_id: uuid.UUID, member_id: uuid.UUID
-) -> None:
+async def set_crisis_lead(session: AsyncSession, caller: Caller, patient_id: uuid.UUID, member_id: uuid.UUID) -> None:
     require_admin(caller)
     patient = await _load_patient(session, patient_id)
     member = await session.get(CareTeamMember, member_id)
@@ -411,9 +399,7 @@ async def _flush_or_conflict(session: AsyncSession, message: str) -> None:
     try:
         await session.flush()
     except StaleDataError:
-        raise StaleEdit(
-            "This record was changed by someone else at the same moment. Reload and try again."
-        ) from None
+        raise StaleEdit("This record was changed by someone else at the same moment. Reload and try again.") from None
     except IntegrityError:
         raise Conflict(message) from None
 

@@ -87,9 +87,7 @@ def upgrade() -> None:
         sa.Column("password_hash", sa.String(length=256), nullable=True),
         sa.Column("oidc_issuer", sa.String(length=512), nullable=True),
         sa.Column("oidc_subject", sa.String(length=255), nullable=True),
-        sa.Column(
-            "last_sign_in_at", advanced_alchemy.types.datetime.DateTimeUTC(timezone=True), nullable=True
-        ),
+        sa.Column("last_sign_in_at", advanced_alchemy.types.datetime.DateTimeUTC(timezone=True), nullable=True),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.Column("updated_at", advanced_alchemy.types.datetime.DateTimeUTC(timezone=True), nullable=False),
         sa.Column("id", advanced_alchemy.types.guid.GUID(length=16), nullable=False),

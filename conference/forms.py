@@ -14,6 +14,7 @@ from conference.errors import InvalidInput
 T = TypeVar("T")
 
 _PATH = re.compile(r"\$\.(\w+)")
+_INDEX = re.compile(r"\[\d+\]$")
 
 
 def parse_form(
@@ -45,20 +46,30 @@ def parse_form(
 def _as_invalid_input(text: str) -> InvalidInput:
     match = _PATH.search(text)
     field = match.group(1) if match else "form"
-    reason = text.split(" - at ", 1)[0]
+    field, message = explain(field, text.split(" - at ", 1)[0])
+    return InvalidInput(field, message)
+
+
+def explain(field: str, reason: str) -> tuple[str, str]:
+    """The field a validator's complaint is about, and the complaint as a sentence about it."""
+    if reason.startswith(("Object missing required field", "Object contains unknown field")) and "`" in reason:
+        field = reason.split("`")[1]
+    field = _INDEX.sub("", field)
+    return field, _sentence(field, reason)
+
+
+def _sentence(field: str, reason: str) -> str:
+    label = field.replace("_", " ").capitalize()
     if reason.startswith("Object missing required field"):
-        field = reason.split("`")[1] if "`" in reason else field
-        return InvalidInput(field, f"{_label(field)} is required.")
+        return f"{label} is required."
     if "length >=" in reason:
-        return InvalidInput(field, f"{_label(field)} is too short.")
+        return f"{label} is too short."
     if "length <=" in reason:
-        return InvalidInput(field, f"{_label(field)} is too long.")
-    if "match regex" in reason:
-        return InvalidInput(field, f"{_label(field)} is not in a form we recognise.")
+        return f"{label} is too long."
+    if "matching regex" in reason:
+        return f"{label} is not in a form we recognise."
     if "Invalid enum value" in reason:
-        return InvalidInput(field, f"{_label(field)}: choose one of the listed options.")
-    return InvalidInput(field, f"{_label(field)}: {reason.rstrip('.')}.")
-
-
-def _label(field: str) -> str:
-    return field.replace("_", " ").capitalize()
+        return f"{label}: choose one of the listed options."
+    if "Object contains unknown field" in reason:
+        return f"{label} is not a field this accepts."
+    return f"{label}: {reason.rstrip('.')}."

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from conference.auth.sessions import PatientSession, SignInRequired, current_caller, current_patient
 from conference.errors import DomainError
+from conference.forms import explain
 from conference.people.service import Caller
 from conference.settings import Settings
 
@@ -123,7 +124,7 @@ def domain_error_handler(request: Request[Any, Any, Any], error: DomainError) ->
 def sign_in_required_handler(request: Request[Any, Any, Any], error: SignInRequired) -> Response[Any]:
     if wants_json(request):
         return error_response(request, 401, error.message)
-    if request.url.path.startswith("/patient"):
+    if request.url.path == "/patient" or request.url.path.startswith("/patient/"):
         return error_response(request, 401, error.message + " Open the most recent link your care team sent you.")
     return Redirect(
         "/sign-in?" + urlencode({"next": request.url.path, "why": error.message}),
@@ -133,12 +134,13 @@ def sign_in_required_handler(request: Request[Any, Any, Any], error: SignInRequi
 
 def validation_error_handler(request: Request[Any, Any, Any], error: ValidationException) -> Response[Any]:
     problems = error.extra if isinstance(error.extra, list) else []
-    fields = [
-        {"field": str(problem.get("key") or "body"), "message": str(problem.get("message", "is not valid"))}
+    explained = [
+        explain(str(problem.get("key") or "body"), str(problem.get("message", "is not valid")))
         for problem in problems
         if isinstance(problem, dict)
     ]
-    summary = "; ".join(f"{item['field']}: {item['message']}" for item in fields) or error.detail
+    fields = [{"field": field, "message": message} for field, message in explained]
+    summary = " ".join(item["message"] for item in fields) or error.detail
     return error_response(request, 400, f"The request is not valid. {summary}", errors=fields)
 
 

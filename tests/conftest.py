@@ -22,9 +22,7 @@ from conference.app import create_app
 from conference.db import create_engine, metadata, upgrade_database
 from conference.settings import Settings
 
-POSTGRES_ADMIN_URL = os.environ.get(
-    "CONFERENCE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
-)
+POSTGRES_ADMIN_URL = os.environ.get("CONFERENCE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 BASE_URL = "http://testserver.local"
 
 
@@ -64,9 +62,7 @@ def postgres_database() -> Iterator[str]:
     try:
         asyncio.run(admin(f'CREATE DATABASE "{name}"'))
     except (OSError, asyncpg.PostgresError) as error:
-        pytest.fail(
-            f"PostgreSQL is required for the test suite and is not reachable at {POSTGRES_ADMIN_URL}: {error}"
-        )
+        pytest.fail(f"PostgreSQL is required for the test suite and is not reachable at {POSTGRES_ADMIN_URL}: {error}")
     url = POSTGRES_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://") + f"/{name}"
     upgrade_database(_settings(Path("."), url))
     yield url

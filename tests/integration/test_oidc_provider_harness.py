@@ -116,9 +116,7 @@ async def test_restart_with_new_jwks_signs_with_new_kid(tmp_path: Path) -> None:
     generate_private_jwks(first_jwks, "kid-first")
     generate_private_jwks(second_jwks, "kid-second")
 
-    with running_oidc_provider(
-        redirect_uris=[REDIRECT_URI], accounts=ACCOUNTS, jwks_path=first_jwks
-    ) as first:
+    with running_oidc_provider(redirect_uris=[REDIRECT_URI], accounts=ACCOUNTS, jwks_path=first_jwks) as first:
         assert (await _sign_in_and_verify_id_token(first, "alice")).header["kid"] == "kid-first"
 
     # Same port and client secret, hence the same issuer and client: only the key changes.

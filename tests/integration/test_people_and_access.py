@@ -22,12 +22,16 @@ async def test_clinician_reads_own_patient_and_the_read_is_audited(client, clini
     assert "Pat Patient" in page.text and "Priya Prescriber" in page.text
     async with engine.connect() as connection:
         actions = (
-            await connection.execute(
-                select(AuditEvent.action).where(
-                    AuditEvent.patient_id == clinic.patient.id, AuditEvent.actor_id == clinic.therapist.id
+            (
+                await connection.execute(
+                    select(AuditEvent.action).where(
+                        AuditEvent.patient_id == clinic.patient.id, AuditEvent.actor_id == clinic.therapist.id
+                    )
                 )
             )
-        ).scalars().all()
+            .scalars()
+            .all()
+        )
     assert "patient.read" in actions
 
 
@@ -43,10 +47,10 @@ async def test_patient_of_another_team_looks_exactly_like_a_missing_one(client, 
     assert api_other.json()["detail"] == api_missing.json()["detail"]
     async with engine.connect() as connection:
         denied = (
-            await connection.execute(
-                select(AuditEvent.patient_id).where(AuditEvent.action == "patient.read.denied")
-            )
-        ).scalars().all()
+            (await connection.execute(select(AuditEvent.patient_id).where(AuditEvent.action == "patient.read.denied")))
+            .scalars()
+            .all()
+        )
     assert clinic.other_patient.id in denied
 
 
@@ -80,22 +84,27 @@ async def test_admin_creates_a_person_and_duplicate_email_is_409(client, clinic)
 
 async def test_bad_person_input_names_the_field(client, clinic) -> None:
     headers = await _api(client, "admin@clinic.test")
-    missing = await client.post("/api/v1/people", json={"email": "x@clinic.test", "roles": ["therapist"]},
-                                headers=headers)
+    missing = await client.post(
+        "/api/v1/people", json={"email": "x@clinic.test", "roles": ["therapist"]}, headers=headers
+    )
     assert missing.status_code == 400
-    assert "name" in missing.json()["detail"]
+    assert missing.json()["errors"] == [{"field": "name", "message": "Name is required."}]
     bad_role = await client.post(
         "/api/v1/people", json={"name": "X", "email": "x@clinic.test", "roles": ["wizard"]}, headers=headers
     )
     assert bad_role.status_code == 400
-    assert "roles" in bad_role.json()["detail"]
+    assert bad_role.json()["errors"][0]["field"] == "roles"
+    assert "choose one of the listed options" in bad_role.json()["detail"]
     bad_zone = await client.post(
-        "/api/v1/people", json={"name": "X", "email": "x@clinic.test", "roles": ["therapist"], "time_zone": "Mars/Base"},
+        "/api/v1/people",
+        json={"name": "X", "email": "x@clinic.test", "roles": ["therapist"], "time_zone": "Mars/Base"},
         headers=headers,
     )
     assert bad_zone.status_code == 400
     assert bad_zone.json()["field"] == "time_zone"
-    not_json = await client.post("/api/v1/people", content=b"{not json", headers={**headers, "content-type": "application/json"})
+    not_json = await client.post(
+        "/api/v1/people", content=b"{not json", headers={**headers, "content-type": "application/json"}
+    )
     assert not_json.status_code == 400
 
 
@@ -134,20 +143,24 @@ async def test_stale_patient_edit_is_409(client, clinic) -> None:
 async def test_care_team_roles_are_checked_and_one_crisis_lead_at_a_time(client, clinic) -> None:
     headers = await _api(client, "admin@clinic.test")
     base = f"/api/v1/patients/{clinic.other_patient.id}/care-team"
-    wrong = await client.post(base, json={"person_id": str(clinic.therapist.id), "team_role": "prescriber"},
-                              headers=headers)
+    wrong = await client.post(
+        base, json={"person_id": str(clinic.therapist.id), "team_role": "prescriber"}, headers=headers
+    )
     assert wrong.status_code == 400
     assert "cannot be prescriber" in wrong.json()["detail"]
-    admin_on_team = await client.post(base, json={"person_id": str(clinic.admin.id), "team_role": "other"},
-                                      headers=headers)
+    admin_on_team = await client.post(
+        base, json={"person_id": str(clinic.admin.id), "team_role": "other"}, headers=headers
+    )
     assert admin_on_team.status_code == 400
     added = await client.post(
-        base, json={"person_id": str(clinic.prescriber.id), "team_role": "prescriber", "is_crisis_lead": True},
+        base,
+        json={"person_id": str(clinic.prescriber.id), "team_role": "prescriber", "is_crisis_lead": True},
         headers=headers,
     )
     assert added.status_code == 201, added.text
-    duplicate = await client.post(base, json={"person_id": str(clinic.prescriber.id), "team_role": "other"},
-                                  headers=headers)
+    duplicate = await client.post(
+        base, json={"person_id": str(clinic.prescriber.id), "team_role": "other"}, headers=headers
+    )
     assert duplicate.status_code == 409
     outsider_member = next(m for m in (await client.get(base)).json() if m["name"] == "Oscar Outsider")
     moved = await client.put(
@@ -161,11 +174,14 @@ async def test_care_team_roles_are_checked_and_one_crisis_lead_at_a_time(client,
 async def test_admin_pages_create_person_and_show_field_errors(client, clinic) -> None:
     await sign_in(client, "admin@clinic.test")
     assert (await client.get("/admin/people")).status_code == 200
-    bad = await post_form(client, "/admin/people/new", {"name": "", "email": "nobody@clinic.test", "roles": ["therapist"]})
+    bad = await post_form(
+        client, "/admin/people/new", {"name": "", "email": "nobody@clinic.test", "roles": ["therapist"]}
+    )
     assert bad.status_code == 400
     assert "Name is required" in bad.text
     good = await post_form(
-        client, "/admin/people/new",
+        client,
+        "/admin/people/new",
         {"name": "Nia New", "email": "nia@clinic.test", "roles": ["therapist", "peer_specialist"], "time_zone": "UTC"},
     )
     assert good.status_code == 303

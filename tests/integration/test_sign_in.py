@@ -43,9 +43,7 @@ async def test_clinician_signs_in_and_sees_only_own_patients(client, clinic) -> 
 
 
 async def test_wrong_password_is_refused_with_a_message(client, clinic) -> None:
-    response = await post_form(
-        client, "/sign-in", {"email": "theo@clinic.test", "password": "not the password"}
-    )
+    response = await post_form(client, "/sign-in", {"email": "theo@clinic.test", "password": "not the password"})
     assert response.status_code == 401
     assert "do not match an active account" in response.text
     assert "conference_session" not in response.cookies
@@ -65,9 +63,7 @@ async def test_form_without_csrf_token_is_refused(client, clinic) -> None:
 
 async def test_account_is_locked_after_repeated_failures_even_with_the_right_password(client, clinic) -> None:
     for _ in range(5):
-        response = await post_form(
-            client, "/sign-in", {"email": "theo@clinic.test", "password": "wrong guess"}
-        )
+        response = await post_form(client, "/sign-in", {"email": "theo@clinic.test", "password": "wrong guess"})
         assert response.status_code == 401
     response = await post_form(client, "/sign-in", {"email": "theo@clinic.test", "password": PASSWORD})
     assert response.status_code == 429

@@ -36,9 +36,7 @@ async def build_clinic(session: AsyncSession) -> Clinic:
         return await service.create_person(
             session,
             system,
-            PersonCreate(
-                name=name, email=email, roles=list(roles), time_zone="America/New_York", password=PASSWORD
-            ),
+            PersonCreate(name=name, email=email, roles=list(roles), time_zone="America/New_York", password=PASSWORD),
         )
 
     admin = await person("Ada Admin", "admin@clinic.test", Role.ADMIN)

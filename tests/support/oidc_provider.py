@@ -92,8 +92,7 @@ def _wait_until_ready(process: subprocess.Popen[str], stdout: IO[str], stderr: I
         while time.monotonic() < deadline:
             if process.poll() is not None:
                 raise OidcProviderError(
-                    f"OIDC provider exited with code {process.returncode} during startup;"
-                    f" stderr:\n{_tail(stderr)}"
+                    f"OIDC provider exited with code {process.returncode} during startup; stderr:\n{_tail(stderr)}"
                 )
             if issuer is None:
                 stdout.seek(0)
@@ -109,8 +108,7 @@ def _wait_until_ready(process: subprocess.Popen[str], stdout: IO[str], stderr: I
                     pass
             time.sleep(0.05)
     raise OidcProviderError(
-        f"OIDC provider not ready after {STARTUP_TIMEOUT_S:.0f}s (issuer={issuer!r});"
-        f" stderr:\n{_tail(stderr)}"
+        f"OIDC provider not ready after {STARTUP_TIMEOUT_S:.0f}s (issuer={issuer!r}); stderr:\n{_tail(stderr)}"
     )
 
 
@@ -223,9 +221,7 @@ async def sign_in_at_provider(client: httpx.AsyncClient, authorization_url: str,
             response = None
             continue
         if response.status_code != 200:
-            raise OidcProviderError(
-                f"provider answered {response.status_code} at {url}: {response.text[:2000]}"
-            )
+            raise OidcProviderError(f"provider answered {response.status_code} at {url}: {response.text[:2000]}")
         parser = _FormParser()
         parser.feed(response.text)
         form = next((f for f in parser.forms if "prompt" in f.fields), None)

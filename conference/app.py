@@ -24,6 +24,7 @@ from litestar.static_files import create_static_files_router
 from litestar.stores.base import Store
 from litestar.stores.redis import RedisStore
 from litestar.template.config import TemplateConfig
+from redis.asyncio import Redis
 from sqlalchemy import Table, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -50,11 +51,13 @@ async def health(db_session: DbSession) -> Response[dict[str, str]]:
     return Response({"status": "ok", "database": "ok"}, media_type=MediaType.JSON)
 
 
-def _stores(settings: Settings, alchemy: SQLAlchemyAsyncConfig, store_engine: AsyncEngine | None) -> dict[str, Store]:
+def _stores(
+    alchemy: SQLAlchemyAsyncConfig, store_engine: AsyncEngine | None, redis_client: Redis | None
+) -> dict[str, Store]:
+    """Redis when configured; else the database (a side SQLite file in the embedded setup)."""
     names = (SESSION_STORE, auth_pages.SIGN_IN_LIMITS_STORE)
-    if settings.redis_url:
-        root = RedisStore.with_client(url=settings.redis_url, namespace="conference")
-        return {name: root.with_namespace(name) for name in names}
+    if redis_client is not None:
+        return {name: RedisStore(redis_client, namespace=f"conference:{name}") for name in names}
     config = alchemy if store_engine is None else SQLAlchemyAsyncConfig(engine_instance=store_engine)
     return {name: SQLAlchemyStore(config=config, model=KeyValueEntry, namespace=name) for name in names}
 
@@ -80,7 +83,8 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
         else None
     )
 
-    store_engine = create_sqlite_store_engine(settings) if settings.is_sqlite and not settings.redis_url else None
+    redis_client = Redis.from_url(settings.redis_url) if settings.redis_url else None
+    store_engine = create_sqlite_store_engine(settings) if settings.is_sqlite and redis_client is None else None
 
     @asynccontextmanager
     async def lifespan(_app: Litestar) -> AsyncGenerator[None, None]:
@@ -93,6 +97,8 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
             await engine.dispose()
             if store_engine is not None:
                 await store_engine.dispose()
+            if redis_client is not None:
+                await redis_client.aclose()
 
     return Litestar(
         route_handlers=[
@@ -111,7 +117,7 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
             "optional_caller": Provide(http.provide_optional_caller),
             "patient_session": Provide(http.provide_patient_session, sync_to_thread=False),
         },
-        stores=_stores(settings, alchemy, store_engine),
+        stores=_stores(alchemy, store_engine, redis_client),
         middleware=[
             SessionConfig(
                 store=SESSION_STORE,

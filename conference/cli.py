@@ -92,7 +92,10 @@ def audit_verify() -> None:
 
     result = asyncio.run(run())
     if result.broken is None:
-        click.echo(f"Audit trail intact: {result.events_checked} events verified.")
+        click.echo(
+            f"Audit trail intact: {result.events_checked} events verified. "
+            f"Newest event hash: {result.newest_hash} (keep it elsewhere to detect removal of recent events)."
+        )
         return
     click.echo(
         f"Audit trail BROKEN at event #{result.broken.sequence} (id {result.broken.event_id}): "

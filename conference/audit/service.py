@@ -94,6 +94,7 @@ async def record(
 class VerifyResult:
     events_checked: int
     broken: ChainBreak | None
+    newest_hash: str = GENESIS_HASH
 
 
 async def verify(session: AsyncSession, batch_size: int = 1000) -> VerifyResult:
@@ -109,7 +110,7 @@ async def verify(session: AsyncSession, batch_size: int = 1000) -> VerifyResult:
             )
         ).all()
         if not rows:
-            return VerifyResult(checked, None)
+            return VerifyResult(checked, None, previous)
         broken = first_break((_stored(row) for row in rows), previous, next_sequence)
         if broken:
             return VerifyResult(checked + broken.sequence - next_sequence, broken)

@@ -131,3 +131,13 @@ async def test_rotated_provider_key_is_fetched_on_an_unknown_key_id(settings, cl
             response = await _sign_in_via_provider(client, "theo")
             assert response.status_code == 303, response.text
             assert "Pat Patient" in (await client.get("/")).text
+
+
+async def test_a_bogus_code_with_the_right_state_is_refused_plainly(sso_client, clinic) -> None:
+    from tests.support.oidc_provider import query_params
+
+    start = await sso_client.get("/auth/oidc/start", follow_redirects=False)
+    state = query_params(start.headers["location"])["state"]
+    response = await sso_client.get("/auth/oidc/callback", params={"code": "made-up", "state": state})
+    assert response.status_code == 400
+    assert "did not accept this sign-in" in response.text

@@ -120,3 +120,20 @@ async def test_next_parameter_cannot_redirect_off_site(client, clinic) -> None:
         client, "/sign-in", {"email": "theo@clinic.test", "password": PASSWORD, "next": "//evil.example/"}
     )
     assert response.headers["location"] == "/"
+
+
+async def test_address_limit_stops_guessing_across_many_accounts(settings, clinic) -> None:
+    import dataclasses
+
+    from litestar.testing import AsyncTestClient
+
+    from conference.app import create_app
+    from tests.conftest import BASE_URL
+
+    app = create_app(dataclasses.replace(settings, sign_in_attempts_per_address=3))
+    async with AsyncTestClient(app, base_url=BASE_URL) as client:
+        for email in ("a@clinic.test", "b@clinic.test", "c@clinic.test"):
+            assert (await post_form(client, "/sign-in", {"email": email, "password": "guess"})).status_code == 401
+        blocked = await post_form(client, "/sign-in", {"email": "theo@clinic.test", "password": PASSWORD})
+        assert blocked.status_code == 429
+        assert "from this network" in blocked.text

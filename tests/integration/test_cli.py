@@ -70,35 +70,14 @@ async def test_users_create_makes_an_account_that_can_sign_in(settings, session)
 
 
 def test_users_create_names_bad_input(settings) -> None:
-    short = _run(
-        settings,
-        "users",
-        "create",
-        "--email",
-        "x@clinic.test",
-        "--name",
-        "X",
-        "--role",
-        "therapist",
-        "--password",
-        "short",
-    )
+    def create(*extra: str) -> subprocess.CompletedProcess[str]:
+        return _run(
+            settings, "users", "create", "--email", "x@clinic.test", "--name", "X", "--role", "therapist", *extra
+        )
+
+    short = create("--password", "short")
     assert short.returncode == 2 and "password" in short.stderr
-    zone = _run(
-        settings,
-        "users",
-        "create",
-        "--email",
-        "x@clinic.test",
-        "--name",
-        "X",
-        "--role",
-        "therapist",
-        "--time-zone",
-        "Nowhere/Town",
-        "--password",
-        "a long enough password",
-    )
+    zone = create("--time-zone", "Nowhere/Town", "--password", "a long enough password")
     assert zone.returncode == 2 and "time zone" in zone.stderr
 
 

@@ -25,6 +25,8 @@ from urllib.parse import parse_qs, urljoin, urlsplit
 import httpx
 from joserfc.jwk import RSAKey
 
+from tests.support.processes import stop_process
+
 PROVIDER_DIR = Path(__file__).resolve().parent.parent / "oidc_provider"
 STARTUP_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 5.0
@@ -72,16 +74,6 @@ def _ensure_node_modules() -> None:
 def _tail(stream: IO[str]) -> str:
     stream.seek(0)
     return stream.read()[-_STDERR_TAIL_CHARS:]
-
-
-def _stop(process: subprocess.Popen[str]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def _wait_until_ready(process: subprocess.Popen[str], stdout: IO[str], stderr: IO[str]) -> str:
@@ -155,7 +147,7 @@ def running_oidc_provider(
             stderr=stderr,
             text=True,
         )
-        stack.callback(_stop, process)
+        stack.callback(stop_process, process, STOP_TIMEOUT_S)
         issuer = _wait_until_ready(process, stdout, stderr)
         yield OidcProvider(
             issuer=issuer,

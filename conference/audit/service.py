@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -72,19 +73,7 @@ async def record(
         detail=dict(detail or {}),
         previous_hash=previous_hash,
     )
-    event = AuditEvent(
-        sequence=fields.sequence,
-        occurred_at=fields.occurred_at,
-        actor_kind=fields.actor_kind,
-        actor_id=fields.actor_id,
-        action=fields.action,
-        patient_id=fields.patient_id,
-        subject=fields.subject,
-        client_address=fields.client_address,
-        detail=fields.detail,
-        previous_hash=fields.previous_hash,
-        event_hash=event_hash(fields),
-    )
+    event = AuditEvent(**dataclasses.asdict(fields), event_hash=event_hash(fields))
     session.add(event)
     await session.flush()
     return event

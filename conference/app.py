@@ -32,6 +32,9 @@ from conference import http
 from conference.auth import pages as auth_pages
 from conference.auth.oidc import OidcClient
 from conference.auth.sessions import SESSION_STORE, SessionConfig, SignInRequired
+from conference.consent import api as consent_api
+from conference.consent import pages as consent_pages
+from conference.consent.lapse import lapse_sweeper
 from conference.db import KeyValueEntry, create_engine, create_sqlite_store_engine, load_models
 from conference.errors import DomainError
 from conference.http import DbSession
@@ -92,7 +95,8 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
             async with store_engine.begin() as connection:
                 await connection.run_sync(cast(Table, KeyValueEntry.__table__).create, checkfirst=True)
         try:
-            yield
+            async with lapse_sweeper(engine, every_seconds=settings.consent_sweep_seconds):
+                yield
         finally:
             await engine.dispose()
             if store_engine is not None:
@@ -106,6 +110,8 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
             *auth_pages.route_handlers,
             *people_pages.route_handlers,
             *people_api.route_handlers,
+            *consent_pages.route_handlers,
+            *consent_api.route_handlers,
             create_static_files_router(
                 path="/static", directories=[WEB_DIR / "static"], name="static", include_in_schema=False
             ),
@@ -115,6 +121,7 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
             "settings": Provide(http.provide_settings, sync_to_thread=False),
             "caller": Provide(http.provide_caller),
             "optional_caller": Provide(http.provide_optional_caller),
+            "quiet_caller": Provide(http.provide_quiet_caller),
             "patient_session": Provide(http.provide_patient_session, sync_to_thread=False),
         },
         stores=_stores(alchemy, store_engine, redis_client),

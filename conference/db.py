@@ -119,6 +119,7 @@ def _sqlite_begin_immediate(connection: Connection) -> None:
 def load_models() -> None:
     """Import every capability's tables so the metadata is complete (migrations, tests)."""
     import conference.audit.models
+    import conference.consent.models
     import conference.people.models  # noqa: F401
 
 

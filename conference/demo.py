@@ -15,7 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from conference.audit.service import Actor
 from conference.auth import join_links
-from conference.db import session_scope
+from conference.consent import service as consent
+from conference.consent.policy import ExpiryEvent, Purpose
+from conference.consent.schemas import ConsentTerms, InPersonConsent, ProvisionIn
+from conference.db import session_scope, utcnow
 from conference.people import service as people
 from conference.people.models import CareTeamMember, Patient, Person
 from conference.people.passwords import hash_password
@@ -141,6 +144,29 @@ async def _ensure_team(session: AsyncSession, admin: people.Caller, patient: Pat
         )
 
 
+async def _ensure_consent(session: AsyncSession, therapist: people.Caller, patient: Patient) -> None:
+    """An in-person consent covering the whole team for meetings and minutes, unless one is in force."""
+    await session.refresh(patient, ["team"])
+    context = await consent.load(session, patient)
+    if any(consent.status(existing, utcnow(), context.events) == "active" for existing in context.consents):
+        return
+    terms = ConsentTerms(
+        provisions=[
+            ProvisionIn(
+                purposes=[Purpose.JOINT_SESSION, Purpose.CASE_REVIEW, Purpose.SHARE_MINUTES],
+                person_ids=[member.person_id for member in patient.team],
+                classes=["general", "medication"],
+            )
+        ],
+        ends_on=utcnow().date() + dt.timedelta(days=365),
+        expires_on=ExpiryEvent.END_OF_TREATMENT,
+    )
+    await consent.record_in_person(
+        session, therapist, patient.id,
+        InPersonConsent(terms=terms, signer_name=patient.name, signed_on=utcnow().date(), attest=True),
+    )
+
+
 async def create_demo(settings: Settings) -> dict[str, Any]:
     passwords = _passwords(settings)
     async with session_scope(settings) as session:
@@ -149,6 +175,7 @@ async def create_demo(settings: Settings) -> dict[str, Any]:
         admin = people.Caller(person=staff["admin"])
         patient = await _ensure_patient(session, admin)
         await _ensure_team(session, admin, patient, staff)
+        await _ensure_consent(session, people.Caller(person=staff["therapist"]), patient)
         expires = dt.datetime.now(dt.UTC) + dt.timedelta(hours=settings.join_link_hours)
         token = join_links.issue(settings.secret_key, patient.id, join_links.JoinPurpose.CONSENT, expires)
     return {

@@ -23,12 +23,15 @@ def parse_form(
     *,
     lists: Iterable[str] = (),
     extra: Mapping[str, Any] | None = None,
+    only: Iterable[str] | None = None,
 ) -> T:
-    """Blank fields count as not given; ``lists`` names fields that repeat (checkboxes)."""
+    """Blank fields count as not given; ``lists`` names fields that repeat (checkboxes); ``only``
+    limits which posted fields are read, when one form feeds several structures."""
     data: dict[str, Any] = {}
     list_fields = set(lists)
+    wanted = set(only) if only is not None else None
     for key in set(form.keys()):
-        if key.startswith("_"):
+        if key.startswith("_") or (wanted is not None and key not in wanted):
             continue
         if key in list_fields:
             data[key] = [value for value in form.getall(key) if value != ""]

@@ -69,6 +69,9 @@ def security_headers_hook(settings: Settings) -> Callable[[Message, Scope], Awai
 DbSession = NamedDependency[AsyncSession]
 SettingsDep = NamedDependency[Settings]
 CallerDep = NamedDependency[Caller]
+# For requests a page makes by itself (polling): they must not count as activity, or a page left
+# open would never be signed out for inactivity.
+QuietCallerDep = NamedDependency[Caller]
 OptionalCallerDep = NamedDependency[Caller | None]
 PatientSessionDep = NamedDependency[PatientSession]
 
@@ -80,6 +83,10 @@ def provide_settings(state: State) -> Settings:
 
 async def provide_caller(request: Request[Any, Any, Any], settings: SettingsDep, db_session: DbSession) -> Caller:
     return await current_caller(request, settings, db_session)
+
+
+async def provide_quiet_caller(request: Request[Any, Any, Any], settings: SettingsDep, db_session: DbSession) -> Caller:
+    return await current_caller(request, settings, db_session, touch=False)
 
 
 async def provide_optional_caller(

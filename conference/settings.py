@@ -39,6 +39,7 @@ class Settings:
     sign_in_window_minutes: int = 15
     join_link_hours: int = 72
     log_level: str = "INFO"
+    consent_sweep_seconds: int = 60
     auto_upgrade_database: bool = field(default=True)
 
     @property
@@ -88,6 +89,7 @@ class Settings:
             sign_in_window_minutes=_positive_int(get, "SIGN_IN_WINDOW_MINUTES", cls.sign_in_window_minutes),
             join_link_hours=_positive_int(get, "JOIN_LINK_HOURS", cls.join_link_hours),
             log_level=(get("LOG_LEVEL") or cls.log_level).upper(),
+            consent_sweep_seconds=_positive_int(get, "CONSENT_SWEEP_SECONDS", cls.consent_sweep_seconds),
             auto_upgrade_database=(get("AUTO_UPGRADE_DATABASE") or "true").lower() in ("1", "true", "yes"),
         )
 

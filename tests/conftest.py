@@ -32,6 +32,8 @@ def _settings(data_dir: Path, database_url: str, **overrides: object) -> Setting
         database_url=database_url,
         secret_key=secrets.token_urlsafe(32),
         base_url=BASE_URL,
+        # Tests call the consent sweep themselves, so a background sweep never races them.
+        consent_sweep_seconds=3600,
     )
     return dataclasses.replace(settings, **overrides)  # type: ignore[arg-type]
 

@@ -20,8 +20,7 @@ from conference.auth.sessions import (
     start_person_session,
 )
 from conference.errors import DomainError
-from conference.http import DbSession, OptionalCallerDep, PatientSessionDep, SettingsDep
-from conference.people.service import patient_for_self, sorted_team
+from conference.http import DbSession, OptionalCallerDep, SettingsDep
 
 SIGN_IN_LIMITS_STORE = "sign_in_limits"
 _OIDC_KEY = "oidc_pending"
@@ -182,19 +181,4 @@ async def open_join_link(
     return Redirect("/patient", status_code=HTTP_303_SEE_OTHER)
 
 
-@get("/patient")
-async def patient_home(
-    request: Request[Any, Any, Any], db_session: DbSession, patient_session: PatientSessionDep
-) -> Template:
-    patient = await patient_for_self(db_session, patient_session.patient_id, client_address(request))
-    return Template(
-        template_name="auth/patient_home.html.j2",
-        context={
-            "patient_name": patient.name,
-            "team": sorted_team(patient),
-            "purpose": patient_session.purpose,
-        },
-    )
-
-
-route_handlers = [sign_in_form, sign_in, sign_out, oidc_start, oidc_callback, open_join_link, patient_home]
+route_handlers = [sign_in_form, sign_in, sign_out, oidc_start, oidc_callback, open_join_link]

@@ -102,7 +102,9 @@ async def end_session(request: Request[Any, Any, Any]) -> None:
     await _rotate(request)
 
 
-def _live_session(request: Request[Any, Any, Any], settings: Settings, kind: str) -> dict[str, Any]:
+def _live_session(
+    request: Request[Any, Any, Any], settings: Settings, kind: str, *, touch: bool = True
+) -> dict[str, Any]:
     data = request.session if request.scope.get("session") else {}
     if data.get("kind") != kind:
         raise SignInRequired()
@@ -118,13 +120,16 @@ def _live_session(request: Request[Any, Any, Any], settings: Settings, kind: str
     if kind == "patient" and now >= float(data.get("link_expires_at", 0)):
         request.clear_session()
         raise SignInRequired("Your link has expired.")
-    data["last_seen"] = now
-    request.set_session(data)
+    if touch:
+        data["last_seen"] = now
+        request.set_session(data)
     return data
 
 
-async def current_caller(request: Request[Any, Any, Any], settings: Settings, db: AsyncSession) -> Caller:
-    data = _live_session(request, settings, "person")
+async def current_caller(
+    request: Request[Any, Any, Any], settings: Settings, db: AsyncSession, *, touch: bool = True
+) -> Caller:
+    data = _live_session(request, settings, "person", touch=touch)
     person = await active_person(db, uuid.UUID(data["person_id"]))
     if person is None:
         request.clear_session()

@@ -60,6 +60,8 @@ class Patient(Versioned, Base):
     representative_email: Mapped[str | None] = mapped_column(String(320))
     representative_phone: Mapped[str | None] = mapped_column(String(40))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Set when treatment ends (the patient is made inactive); consents that expire on it end then.
+    treatment_ended_at: Mapped[dt.datetime | None] = mapped_column(DateTimeUTC(timezone=True))
 
     team: Mapped[list[CareTeamMember]] = relationship(
         back_populates="patient", cascade="all, delete-orphan", lazy="selectin"

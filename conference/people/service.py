@@ -15,6 +15,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from conference.audit import service as audit
 from conference.audit.service import Actor
+from conference.db import utcnow
 from conference.errors import Conflict, Forbidden, InvalidInput, NotFound, StaleEdit
 from conference.people import roles as rules
 from conference.people.models import CareTeamMember, Patient, Person, PersonRole
@@ -247,6 +248,8 @@ async def update_patient(session: AsyncSession, caller: Caller, patient_id: uuid
     given = {key: value for key, value in msgspec.structs.asdict(data).items() if key not in ("version", "clear")}
     changes = _patient_values({key: value for key, value in given.items() if value is not None})
     changes.update({field: None for field in data.clear if field not in changes})
+    if changes.get("active") is False and patient.active:
+        changes["treatment_ended_at"] = utcnow()
     for key, value in changes.items():
         setattr(patient, key, value)
     await _flush_or_conflict(session, "This patient was changed by someone else.")

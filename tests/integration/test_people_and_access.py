@@ -7,12 +7,7 @@ import uuid
 from sqlalchemy import select
 
 from conference.audit.models import AuditEvent
-from tests.support.clinic import api_headers, csrf_token, post_form, sign_in
-
-
-async def _api(client, email: str) -> dict[str, str]:
-    await sign_in(client, email)
-    return api_headers(await csrf_token(client))
+from tests.support.clinic import api_sign_in, post_form, sign_in
 
 
 async def test_clinician_reads_own_patient_and_the_read_is_audited(client, clinic, engine) -> None:
@@ -71,7 +66,7 @@ async def test_api_requires_sign_in(client, clinic) -> None:
 
 
 async def test_admin_creates_a_person_and_duplicate_email_is_409(client, clinic) -> None:
-    headers = await _api(client, "admin@clinic.test")
+    headers = await api_sign_in(client, "admin@clinic.test")
     body = {"name": "Casey Case", "email": "Casey@Clinic.test", "roles": ["case_manager"], "time_zone": "Europe/Berlin"}
     created = await client.post("/api/v1/people", json=body, headers=headers)
     assert created.status_code == 201, created.text
@@ -83,7 +78,7 @@ async def test_admin_creates_a_person_and_duplicate_email_is_409(client, clinic)
 
 
 async def test_bad_person_input_names_the_field(client, clinic) -> None:
-    headers = await _api(client, "admin@clinic.test")
+    headers = await api_sign_in(client, "admin@clinic.test")
     missing = await client.post(
         "/api/v1/people", json={"email": "x@clinic.test", "roles": ["therapist"]}, headers=headers
     )
@@ -109,7 +104,7 @@ async def test_bad_person_input_names_the_field(client, clinic) -> None:
 
 
 async def test_clinician_cannot_administer(client, clinic) -> None:
-    headers = await _api(client, "theo@clinic.test")
+    headers = await api_sign_in(client, "theo@clinic.test")
     response = await client.post(
         "/api/v1/people", json={"name": "X", "email": "x@clinic.test", "roles": ["therapist"]}, headers=headers
     )
@@ -118,7 +113,7 @@ async def test_clinician_cannot_administer(client, clinic) -> None:
 
 
 async def test_stale_person_edit_is_409_and_loses_nothing(client, clinic) -> None:
-    headers = await _api(client, "admin@clinic.test")
+    headers = await api_sign_in(client, "admin@clinic.test")
     url = f"/api/v1/people/{clinic.outsider.id}"
     version = (await client.get(url)).json()["version"]
     first = await client.patch(url, json={"version": version, "name": "Oscar First"}, headers=headers)
@@ -131,7 +126,7 @@ async def test_stale_person_edit_is_409_and_loses_nothing(client, clinic) -> Non
 
 
 async def test_stale_patient_edit_is_409(client, clinic) -> None:
-    headers = await _api(client, "admin@clinic.test")
+    headers = await api_sign_in(client, "admin@clinic.test")
     url = f"/api/v1/patients/{clinic.patient.id}"
     version = (await client.get(url)).json()["version"]
     assert (await client.patch(url, json={"version": version, "phone": "555 0100"}, headers=headers)).status_code == 200
@@ -141,7 +136,7 @@ async def test_stale_patient_edit_is_409(client, clinic) -> None:
 
 
 async def test_care_team_roles_are_checked_and_one_crisis_lead_at_a_time(client, clinic) -> None:
-    headers = await _api(client, "admin@clinic.test")
+    headers = await api_sign_in(client, "admin@clinic.test")
     base = f"/api/v1/patients/{clinic.other_patient.id}/care-team"
     wrong = await client.post(
         base, json={"person_id": str(clinic.therapist.id), "team_role": "prescriber"}, headers=headers

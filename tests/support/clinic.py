@@ -90,3 +90,9 @@ async def post_form(client: AsyncTestClient[Litestar], path: str, data: dict[str
 
 def api_headers(token: str) -> dict[str, str]:
     return {"x-csrf-token": token}
+
+
+async def api_sign_in(client: AsyncTestClient[Litestar], email: str) -> dict[str, str]:
+    """Sign in and return the headers an API call that changes something needs."""
+    await sign_in(client, email)
+    return api_headers(await csrf_token(client))

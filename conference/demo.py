@@ -162,7 +162,9 @@ async def _ensure_consent(session: AsyncSession, therapist: people.Caller, patie
         expires_on=ExpiryEvent.END_OF_TREATMENT,
     )
     await consent.record_in_person(
-        session, therapist, patient.id,
+        session,
+        therapist,
+        patient.id,
         InPersonConsent(terms=terms, signer_name=patient.name, signed_on=utcnow().date(), attest=True),
     )
 

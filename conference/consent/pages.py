@@ -153,6 +153,20 @@ async def patient_consent_choices(
     )
 
 
+@post("/patient/consent/new")
+async def patient_consent_choices_again(
+    request: Request[Any, Any, Any], db_session: DbSession, patient_session: PatientSessionDep
+) -> Template:
+    """The choice form again, with what the patient had chosen (from the review page's back button)."""
+    _consent_session(patient_session)
+    form = await request.form()
+    context = await service.for_patient_self(db_session, patient_session.patient_id, client_address(request))
+    return Template(
+        template_name="consent/patient_choose.html.j2",
+        context={"patient_name": context.patient.name, "error": None, **_choices_context(context.patient, form)},
+    )
+
+
 @post("/patient/consent/review")
 async def patient_consent_review(
     request: Request[Any, Any, Any], db_session: DbSession, patient_session: PatientSessionDep
@@ -218,7 +232,20 @@ async def patient_consent_sign(
         await service.sign_by_patient(db_session, context.patient, signature, client_address(request))
     except DomainError as error:
         await db_session.rollback()
-        text, digest = await service.preview(db_session, context.patient, terms_from_form(form))
+        context = await service.for_patient_self(db_session, patient_session.patient_id, client_address(request))
+        try:
+            text, digest = await service.preview(db_session, context.patient, terms_from_form(form))
+        except DomainError:
+            # The choices themselves no longer hold (the care team changed): choose again.
+            return Template(
+                template_name="consent/patient_choose.html.j2",
+                context={
+                    "patient_name": context.patient.name,
+                    "error": error,
+                    **_choices_context(context.patient, form),
+                },
+                status_code=error.status_code,
+            )
         return _review_page(context.patient.name, form, text, digest, error, error.status_code)
     return _see_other("/patient?done=signed")
 
@@ -415,8 +442,8 @@ def _consent_row(consent: Any, context: service.PatientConsents, now: dt.datetim
             {
                 "type": row.type,
                 "people": people,
-                "purposes": [Purpose(value).label for value in row.purposes],
-                "classes": [InformationClass(value).label for value in row.classes],
+                "purposes": [purpose.label for purpose in Purpose if purpose.value in row.purposes],
+                "classes": [information.label for information in InformationClass if information.value in row.classes],
             }
         )
     revocation = consent.revocation
@@ -433,6 +460,9 @@ def _consent_row(consent: Any, context: service.PatientConsents, now: dt.datetim
         "provisions": provisions,
         "revoked_at": revocation.revoked_at.astimezone(zone) if revocation else None,
         "revoked_by": revocation.revoked_by_kind if revocation else None,
+        "revocation_method": revocation.method.replace("_", " ") if revocation else None,
+        "representative_relationship": consent.representative_relationship,
+        "attested_by": names.get(consent.attested_by_id) if consent.attested_by_id else None,
         "text": consent.agreed_text,
         "sha256": consent.agreed_text_sha256,
         "includes_part2": any(InformationClass.SUBSTANCE_USE.value in row.classes for row in consent.provisions),

@@ -35,13 +35,23 @@ NAMES = {LEE.person_id: LEE.name, PARK.person_id: PARK.name, KIM.person_id: KIM.
 
 
 def permit(*people: Member, purposes=(Purpose.CASE_REVIEW,), classes=(InformationClass.GENERAL,), roles=()):  # type: ignore[no-untyped-def]
-    return Provision(ProvisionType.PERMIT, frozenset(purposes), frozenset(m.person_id for m in people),
-                     frozenset(roles), frozenset(classes))
+    return Provision(
+        ProvisionType.PERMIT,
+        frozenset(purposes),
+        frozenset(m.person_id for m in people),
+        frozenset(roles),
+        frozenset(classes),
+    )
 
 
 def deny(*people: Member, purposes=(), classes=(), roles=()):  # type: ignore[no-untyped-def]
-    return Provision(ProvisionType.DENY, frozenset(purposes), frozenset(m.person_id for m in people),
-                     frozenset(roles), frozenset(classes))
+    return Provision(
+        ProvisionType.DENY,
+        frozenset(purposes),
+        frozenset(m.person_id for m in people),
+        frozenset(roles),
+        frozenset(classes),
+    )
 
 
 def consent(*provisions: Provision, number: int = 1, signed=T0, ends=None, revoked=None, expires_on=None):  # type: ignore[no-untyped-def]
@@ -57,7 +67,10 @@ AFTER = T0 + dt.timedelta(days=1)
 def test_nothing_is_permitted_without_consent() -> None:
     decision = decide(ScheduleCaseReview((PARK,)), [], AFTER)
     assert not decision.permitted
-    assert decision.message == "Dr. Park is not covered for case reviews; the patient has no current consent for case reviews."
+    assert (
+        decision.message
+        == "Dr. Park is not covered for case reviews; the patient has no current consent for case reviews."
+    )
 
 
 def test_case_review_names_who_is_covered_and_who_is_not() -> None:
@@ -84,8 +97,13 @@ def test_admission_to_a_room_is_checked_for_the_meeting_purpose() -> None:
 
 
 def test_sharing_minutes_needs_every_information_class_they_contain() -> None:
-    consents = [consent(permit(LEE, purposes=[Purpose.SHARE_MINUTES],
-                               classes=[InformationClass.GENERAL, InformationClass.MEDICATION]))]
+    consents = [
+        consent(
+            permit(
+                LEE, purposes=[Purpose.SHARE_MINUTES], classes=[InformationClass.GENERAL, InformationClass.MEDICATION]
+            )
+        )
+    ]
     assert decide(ShareMinutes(LEE, frozenset({InformationClass.MEDICATION})), consents, AFTER).permitted
     with_part2 = decide(ShareMinutes(LEE, frozenset({InformationClass.SUBSTANCE_USE})), consents, AFTER, names=NAMES)
     assert not with_part2.permitted
@@ -93,8 +111,15 @@ def test_sharing_minutes_needs_every_information_class_they_contain() -> None:
 
 
 def test_substance_use_disclosure_carries_the_redisclosure_notice() -> None:
-    consents = [consent(permit(LEE, purposes=[Purpose.SHARE_MINUTES],
-                               classes=[InformationClass.GENERAL, InformationClass.SUBSTANCE_USE]))]
+    consents = [
+        consent(
+            permit(
+                LEE,
+                purposes=[Purpose.SHARE_MINUTES],
+                classes=[InformationClass.GENERAL, InformationClass.SUBSTANCE_USE],
+            )
+        )
+    ]
     decision = decide(ShareMinutes(LEE, frozenset({InformationClass.SUBSTANCE_USE})), consents, AFTER)
     assert decision.permitted and decision.redisclosure_notice_required
     general = decide(ShareMinutes(LEE, frozenset()), consents, AFTER)
@@ -160,8 +185,13 @@ def test_end_of_treatment_ends_consents_signed_before_it_only() -> None:
 def test_dates_in_refusals_are_in_the_patients_time_zone() -> None:
     late_evening = dt.datetime(2026, 3, 4, 2, 30, tzinfo=dt.UTC)  # 3 March in New York
     consents = [consent(permit(PARK), signed=late_evening)]
-    decision = decide(ScheduleCaseReview((LEE,)), consents, late_evening + dt.timedelta(hours=1), names=NAMES,
-                      zone=ZoneInfo("America/New_York"))
+    decision = decide(
+        ScheduleCaseReview((LEE,)),
+        consents,
+        late_evening + dt.timedelta(hours=1),
+        names=NAMES,
+        zone=ZoneInfo("America/New_York"),
+    )
     assert "consent of 3 March 2026" in decision.message
 
 
@@ -210,8 +240,9 @@ consent_lists = st.lists(consents_strategy(), max_size=4)
 
 
 @settings(max_examples=300)
-@given(action=actions, consents=consent_lists, at=moments, events=event_maps, index=st.integers(0, 3),
-       revoked_at=moments)
+@given(
+    action=actions, consents=consent_lists, at=moments, events=event_maps, index=st.integers(0, 3), revoked_at=moments
+)
 def test_revoking_never_adds_a_permission(action, consents, at, events, index, revoked_at) -> None:  # type: ignore[no-untyped-def]
     before = decide(action, consents, at, events=events)
     if consents:

@@ -7,7 +7,7 @@ import uuid
 from typing import Any
 
 import msgspec
-from litestar import Request, get, post
+from litestar import HttpMethod, Request, get, post, route
 from litestar.datastructures import FormMultiDict
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
@@ -141,30 +141,23 @@ async def patient_home(
     )
 
 
-@get("/patient/consent/new")
+def _choose_page(patient: Any, form: FormMultiDict | None, error: DomainError | None = None) -> Template:
+    return Template(
+        template_name="consent/patient_choose.html.j2",
+        context={"patient_name": patient.name, "error": error, **_choices_context(patient, form)},
+        status_code=error.status_code if error else 200,
+    )
+
+
+@route("/patient/consent/new", http_method=[HttpMethod.GET, HttpMethod.POST])
 async def patient_consent_choices(
     request: Request[Any, Any, Any], db_session: DbSession, patient_session: PatientSessionDep
 ) -> Template:
+    """The choices, ticked with the defaults; or, posted back from the review page, with the patient's own."""
     _consent_session(patient_session)
+    form = await request.form() if request.method == HttpMethod.POST else None
     context = await service.for_patient_self(db_session, patient_session.patient_id, client_address(request))
-    return Template(
-        template_name="consent/patient_choose.html.j2",
-        context={"patient_name": context.patient.name, "error": None, **_choices_context(context.patient, None)},
-    )
-
-
-@post("/patient/consent/new")
-async def patient_consent_choices_again(
-    request: Request[Any, Any, Any], db_session: DbSession, patient_session: PatientSessionDep
-) -> Template:
-    """The choice form again, with what the patient had chosen (from the review page's back button)."""
-    _consent_session(patient_session)
-    form = await request.form()
-    context = await service.for_patient_self(db_session, patient_session.patient_id, client_address(request))
-    return Template(
-        template_name="consent/patient_choose.html.j2",
-        context={"patient_name": context.patient.name, "error": None, **_choices_context(context.patient, form)},
-    )
+    return _choose_page(context.patient, form)
 
 
 @post("/patient/consent/review")
@@ -178,11 +171,7 @@ async def patient_consent_review(
         terms = terms_from_form(form)
         text, digest = await service.preview(db_session, context.patient, terms)
     except DomainError as error:
-        return Template(
-            template_name="consent/patient_choose.html.j2",
-            context={"patient_name": context.patient.name, "error": error, **_choices_context(context.patient, form)},
-            status_code=error.status_code,
-        )
+        return _choose_page(context.patient, form, error)
     return _review_page(context.patient.name, form, text, digest)
 
 
@@ -237,15 +226,7 @@ async def patient_consent_sign(
             text, digest = await service.preview(db_session, context.patient, terms_from_form(form))
         except DomainError:
             # The choices themselves no longer hold (the care team changed): choose again.
-            return Template(
-                template_name="consent/patient_choose.html.j2",
-                context={
-                    "patient_name": context.patient.name,
-                    "error": error,
-                    **_choices_context(context.patient, form),
-                },
-                status_code=error.status_code,
-            )
+            return _choose_page(context.patient, form, error)
         return _review_page(context.patient.name, form, text, digest, error, error.status_code)
     return _see_other("/patient?done=signed")
 

@@ -38,8 +38,13 @@ from conference.consent.lapse import lapse_sweeper
 from conference.db import KeyValueEntry, create_engine, create_sqlite_store_engine, load_models
 from conference.errors import DomainError
 from conference.http import DbSession
+from conference.mail import mail_sender
 from conference.people import api as people_api
 from conference.people import pages as people_pages
+from conference.scheduling import api as scheduling_api
+from conference.scheduling import pages as scheduling_pages
+from conference.scheduling.availability import external_refresher
+from conference.scheduling.reminders import reminder_task
 from conference.settings import WEB_DIR, Settings
 
 log = logging.getLogger("conference")
@@ -58,7 +63,7 @@ def _stores(
     alchemy: SQLAlchemyAsyncConfig, store_engine: AsyncEngine | None, redis_client: Redis | None
 ) -> dict[str, Store]:
     """Redis when configured; else the database (a side SQLite file in the embedded setup)."""
-    names = (SESSION_STORE, auth_pages.SIGN_IN_LIMITS_STORE)
+    names = (SESSION_STORE, auth_pages.SIGN_IN_LIMITS_STORE, scheduling_api.FEED_LIMITS_STORE)
     if redis_client is not None:
         return {name: RedisStore(redis_client, namespace=f"conference:{name}") for name in names}
     config = alchemy if store_engine is None else SQLAlchemyAsyncConfig(engine_instance=store_engine)
@@ -95,7 +100,12 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
             async with store_engine.begin() as connection:
                 await connection.run_sync(cast(Table, KeyValueEntry.__table__).create, checkfirst=True)
         try:
-            async with lapse_sweeper(engine, every_seconds=settings.consent_sweep_seconds):
+            async with (
+                lapse_sweeper(engine, settings),
+                mail_sender(engine, settings),
+                reminder_task(engine, settings),
+                external_refresher(engine, settings),
+            ):
                 yield
         finally:
             await engine.dispose()
@@ -112,6 +122,8 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
             *people_api.route_handlers,
             *consent_pages.route_handlers,
             *consent_api.route_handlers,
+            *scheduling_pages.route_handlers,
+            *scheduling_api.route_handlers,
             create_static_files_router(
                 path="/static", directories=[WEB_DIR / "static"], name="static", include_in_schema=False
             ),

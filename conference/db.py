@@ -120,7 +120,9 @@ def load_models() -> None:
     """Import every capability's tables so the metadata is complete (migrations, tests)."""
     import conference.audit.models
     import conference.consent.models
-    import conference.people.models  # noqa: F401
+    import conference.mail
+    import conference.people.models
+    import conference.scheduling.models  # noqa: F401
 
 
 def _ensure_sqlite_directory(url: str) -> None:

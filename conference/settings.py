@@ -10,6 +10,7 @@ import os
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from email.utils import parseaddr
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -40,6 +41,26 @@ class Settings:
     join_link_hours: int = 72
     log_level: str = "INFO"
     consent_sweep_seconds: int = 60
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = True
+    mail_from: str = "Case Conference <no-reply@localhost>"
+    mail_poll_seconds: int = 10
+    reminder_poll_seconds: int = 60
+    external_calendar_refresh_minutes: int = 30
+    allow_private_calendar_hosts: bool = False
+    feed_requests_per_hour: int = 120
+
+    @property
+    def mail_from_address(self) -> str:
+        return parseaddr(self.mail_from)[1] or "no-reply@localhost"
+
+    @property
+    def outbox_dir(self) -> Path:
+        return self.data_dir / "outbox"
+
     auto_upgrade_database: bool = field(default=True)
 
     @property
@@ -90,7 +111,20 @@ class Settings:
             join_link_hours=_positive_int(get, "JOIN_LINK_HOURS", cls.join_link_hours),
             log_level=(get("LOG_LEVEL") or cls.log_level).upper(),
             consent_sweep_seconds=_positive_int(get, "CONSENT_SWEEP_SECONDS", cls.consent_sweep_seconds),
-            auto_upgrade_database=(get("AUTO_UPGRADE_DATABASE") or "true").lower() in ("1", "true", "yes"),
+            smtp_host=get("SMTP_HOST"),
+            smtp_port=_positive_int(get, "SMTP_PORT", cls.smtp_port),
+            smtp_username=get("SMTP_USERNAME"),
+            smtp_password=get("SMTP_PASSWORD"),
+            smtp_starttls=_flag(get, "SMTP_STARTTLS", cls.smtp_starttls),
+            mail_from=get("MAIL_FROM") or cls.mail_from,
+            mail_poll_seconds=_positive_int(get, "MAIL_POLL_SECONDS", cls.mail_poll_seconds),
+            reminder_poll_seconds=_positive_int(get, "REMINDER_POLL_SECONDS", cls.reminder_poll_seconds),
+            external_calendar_refresh_minutes=_positive_int(
+                get, "EXTERNAL_CALENDAR_REFRESH_MINUTES", cls.external_calendar_refresh_minutes
+            ),
+            allow_private_calendar_hosts=_flag(get, "ALLOW_PRIVATE_CALENDAR_HOSTS", False),
+            feed_requests_per_hour=_positive_int(get, "FEED_REQUESTS_PER_HOUR", cls.feed_requests_per_hour),
+            auto_upgrade_database=_flag(get, "AUTO_UPGRADE_DATABASE", True),
         )
 
 
@@ -105,6 +139,17 @@ def _positive_int(get: Callable[[str], str | None], name: str, default: int) -> 
     if value <= 0:
         raise SettingsError(f"CONFERENCE_{name} must be greater than zero")
     return value
+
+
+def _flag(get: Callable[[str], str | None], name: str, default: bool) -> bool:
+    raw = get(name)
+    if raw is None:
+        return default
+    if raw.lower() in ("1", "true", "yes", "on"):
+        return True
+    if raw.lower() in ("0", "false", "no", "off"):
+        return False
+    raise SettingsError(f"CONFERENCE_{name} must be true or false, not {raw!r}")
 
 
 def _normalise_database_url(url: str) -> str:

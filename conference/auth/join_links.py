@@ -57,6 +57,7 @@ def issue(
     expires_at: dt.datetime,
     *,
     subject_id: str | None = None,
+    not_before: dt.datetime | None = None,
     now: dt.datetime | None = None,
 ) -> str:
     """A token for one patient and one purpose; ``subject_id`` narrows it further (e.g. one meeting)."""
@@ -71,11 +72,13 @@ def issue(
     }
     if subject_id is not None:
         claims["for"] = subject_id
+    if not_before is not None:
+        claims["nbf"] = int(not_before.timestamp())
     return jwt.encode({"alg": "HS256"}, claims, _key(secret_key))
 
 
 def verify(secret_key: str, token: str, *, now: dt.datetime | None = None) -> JoinClaims:
-    if len(token) > 2048:
+    if len(token) > 4096:
         raise JoinLinkInvalid("This link is not valid.")
     try:
         decoded = jwt.decode(token, _key(secret_key), algorithms=["HS256"])
@@ -90,8 +93,15 @@ def verify(secret_key: str, token: str, *, now: dt.datetime | None = None) -> Jo
             raise ValueError("issuer")
     except (KeyError, ValueError, TypeError):
         raise JoinLinkInvalid("This link is not valid.") from None
-    if (now or dt.datetime.now(dt.UTC)) >= expires_at:
+    moment = now or dt.datetime.now(dt.UTC)
+    if moment >= expires_at:
         raise JoinLinkInvalid("This link has expired.", expired=True)
+    if "nbf" in claims and moment < dt.datetime.fromtimestamp(int(claims["nbf"]), dt.UTC):
+        opens = dt.datetime.fromtimestamp(int(claims["nbf"]), dt.UTC)
+        raise JoinLinkInvalid(
+            f"This link opens 30 minutes before your meeting, at {opens:%H:%M} UTC on {opens:%d %B %Y}. "
+            "Please come back then."
+        )
     return JoinClaims(
         patient_id=patient_id,
         purpose=purpose,

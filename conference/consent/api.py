@@ -148,10 +148,15 @@ class ConsentsController(Controller):
 
     @post("/revocation", status_code=200)
     async def revoke(
-        self, db_session: DbSession, caller: CallerDep, consent_id: FromPath[uuid.UUID], data: JSONBody[RevocationIn]
+        self,
+        db_session: DbSession,
+        caller: CallerDep,
+        settings: SettingsDep,
+        consent_id: FromPath[uuid.UUID],
+        data: JSONBody[RevocationIn],
     ) -> dict[str, Any]:
         consent = await service.consent_for_clinician(db_session, caller, consent_id)
-        loss = await service.revoke(db_session, caller.actor, consent, data, by_person=caller.person.id)
+        loss = await service.revoke(db_session, caller.actor, consent, data, settings, by_person=caller.person.id)
         context = await service.for_clinician(db_session, caller, consent.patient_id)
         return {
             "consent": consent_out(consent, context),

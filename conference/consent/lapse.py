@@ -10,26 +10,27 @@ from collections.abc import AsyncIterator
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from conference.consent.service import process_lapsed
+from conference.settings import Settings
 
 log = logging.getLogger("conference.consent")
 
 
-async def sweep_once(engine: AsyncEngine) -> int:
+async def sweep_once(engine: AsyncEngine, settings: Settings) -> int:
     async with async_sessionmaker(engine, expire_on_commit=False)() as session, session.begin():
-        return len(await process_lapsed(session))
+        return len(await process_lapsed(session, settings))
 
 
 @contextlib.asynccontextmanager
-async def lapse_sweeper(engine: AsyncEngine, *, every_seconds: float) -> AsyncIterator[None]:
+async def lapse_sweeper(engine: AsyncEngine, settings: Settings) -> AsyncIterator[None]:
     async def loop() -> None:
         while True:
             try:
-                processed = await sweep_once(engine)
+                processed = await sweep_once(engine, settings)
                 if processed:
                     log.info("acted on %d consents that ended", processed)
             except Exception:  # a failed sweep must not stop later ones
                 log.exception("consent sweep failed; retrying later")
-            await asyncio.sleep(every_seconds)
+            await asyncio.sleep(settings.consent_sweep_seconds)
 
     task = asyncio.create_task(loop(), name="consent-lapse-sweeper")
     try:

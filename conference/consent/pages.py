@@ -31,7 +31,7 @@ from conference.consent.wording import REDISCLOSURE_NOTICE
 from conference.db import utcnow
 from conference.errors import DomainError, Forbidden, InvalidInput
 from conference.forms import parse_form
-from conference.http import CallerDep, DbSession, PatientSessionDep
+from conference.http import CallerDep, DbSession, PatientSessionDep, SettingsDep
 from conference.people.roles import TeamRole
 from conference.people.service import Caller, sorted_team
 
@@ -276,13 +276,14 @@ async def patient_revoke_confirm(
 async def patient_revoke(
     request: Request[Any, Any, Any],
     db_session: DbSession,
+    settings: SettingsDep,
     patient_session: PatientSessionDep,
     consent_id: FromPath[uuid.UUID],
 ) -> Redirect:
     _consent_session(patient_session)
     consent = await service.own_consent(db_session, patient_session.patient_id, consent_id)
     actor = Actor(kind="patient", id=patient_session.patient_id, client_address=client_address(request))
-    await service.revoke(db_session, actor, consent, RevocationIn(revoked_by="patient", method="online"))
+    await service.revoke(db_session, actor, consent, RevocationIn(revoked_by="patient", method="online"), settings)
     return _see_other("/patient?done=revoked")
 
 
@@ -393,6 +394,7 @@ async def record_in_person(
 async def record_revocation(
     request: Request[Any, Any, Any],
     db_session: DbSession,
+    settings: SettingsDep,
     caller: CallerDep,
     patient_id: FromPath[uuid.UUID],
     consent_id: FromPath[uuid.UUID],
@@ -400,7 +402,7 @@ async def record_revocation(
     form = await request.form()
     consent = await service.consent_for_clinician(db_session, caller, consent_id)
     data = parse_form(form, RevocationIn)
-    await service.revoke(db_session, caller.actor, consent, data, by_person=caller.person.id)
+    await service.revoke(db_session, caller.actor, consent, data, settings, by_person=caller.person.id)
     return _see_other(f"/patients/{patient_id}/consent")
 
 

@@ -41,6 +41,7 @@ from conference.people import service as people
 from conference.people.models import CareTeamMember, Patient, Person
 from conference.people.roles import TeamRole
 from conference.people.service import Caller
+from conference.settings import Settings
 
 CLINIC_NAME = "this clinic"
 CONSENT_NOT_FOUND = "No such consent, or you may not see it."
@@ -432,7 +433,7 @@ class CoverageLoss:
     lost: tuple[LostCoverage, ...]
 
 
-CoverageListener = Callable[[AsyncSession, CoverageLoss], Awaitable[list[str]]]
+CoverageListener = Callable[[AsyncSession, CoverageLoss, Settings], Awaitable[list[str]]]
 _listeners: list[CoverageListener] = []
 
 
@@ -498,10 +499,10 @@ def _loss(context: PatientConsents, consent: Consent, reason: str, at: dt.dateti
     return CoverageLoss(context.patient.id, target, reason, lost)
 
 
-async def _act_on_loss(session: AsyncSession, actor: Actor, loss: CoverageLoss) -> list[str]:
+async def _act_on_loss(session: AsyncSession, actor: Actor, loss: CoverageLoss, settings: Settings) -> list[str]:
     effects: list[str] = []
     for listener in list(_listeners):
-        effects += await listener(session, loss)
+        effects += await listener(session, loss, settings)
     await audit.record(
         session,
         actor,
@@ -518,7 +519,12 @@ async def _act_on_loss(session: AsyncSession, actor: Actor, loss: CoverageLoss) 
 
 
 async def revoke(
-    session: AsyncSession, actor: Actor, consent: Consent, data: RevocationIn, by_person: uuid.UUID | None = None
+    session: AsyncSession,
+    actor: Actor,
+    consent: Consent,
+    data: RevocationIn,
+    settings: Settings,
+    by_person: uuid.UUID | None = None,
 ) -> CoverageLoss:
     if consent.revocation is not None:
         raise Conflict(
@@ -551,11 +557,13 @@ async def revoke(
     assert patient is not None
     loss = _loss(await load(session, patient), consent, "revoked", now)
     consent.lapse_processed_at = now
-    await _act_on_loss(session, actor, loss)
+    await _act_on_loss(session, actor, loss, settings)
     return loss
 
 
-async def process_lapsed(session: AsyncSession, now: dt.datetime | None = None) -> list[CoverageLoss]:
+async def process_lapsed(
+    session: AsyncSession, settings: Settings, now: dt.datetime | None = None
+) -> list[CoverageLoss]:
     """Act once on every consent that ended or expired since it was last looked at."""
     now = now or utcnow()
     candidates = list(
@@ -580,7 +588,7 @@ async def process_lapsed(session: AsyncSession, now: dt.datetime | None = None) 
             continue
         consent.lapse_processed_at = now
         loss = _loss(context, consent, "expired", now)
-        await _act_on_loss(session, Actor.system(), loss)
+        await _act_on_loss(session, Actor.system(), loss, settings)
         losses.append(loss)
     return losses
 

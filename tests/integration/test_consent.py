@@ -186,7 +186,7 @@ async def test_another_teams_clinician_sees_no_consents(client, clinic) -> None:
 async def test_listeners_act_on_lost_coverage_and_their_effects_are_audited(client, clinic, engine) -> None:
     calls: list[service.CoverageLoss] = []
 
-    async def remove_from_meetings(_session, loss):  # type: ignore[no-untyped-def]
+    async def remove_from_meetings(_session, loss, _settings):  # type: ignore[no-untyped-def]
         calls.append(loss)
         return [f"removed {item.name} from upcoming {item.purpose.value}" for item in loss.lost]
 
@@ -217,21 +217,21 @@ async def test_only_coverage_no_other_consent_provides_is_reported_lost(client, 
     ]
 
 
-async def test_ended_consents_are_acted_on_once(client, clinic, session, engine) -> None:
+async def test_ended_consents_are_acted_on_once(client, clinic, session, engine, settings) -> None:
     headers = await api_sign_in(client, "theo@clinic.test")
     ends_on = (utcnow() + dt.timedelta(days=2)).date()
     await _record(client, clinic, headers, terms=terms(clinic, ends_on=ends_on.isoformat()))
-    assert await service.process_lapsed(session) == []
+    assert await service.process_lapsed(session, settings) == []
     later = utcnow() + dt.timedelta(days=3)
-    losses = await service.process_lapsed(session, later)
+    losses = await service.process_lapsed(session, settings, later)
     assert len(losses) == 1 and losses[0].reason == "expired" and len(losses[0].lost) == 4
     await session.commit()
-    assert await service.process_lapsed(session, later + dt.timedelta(days=1)) == []
+    assert await service.process_lapsed(session, settings, later + dt.timedelta(days=1)) == []
     await session.commit()
     assert len(await _events(engine, "consent.coverage_lost")) == 1
 
 
-async def test_end_of_treatment_ends_consents_that_expire_on_it(client, clinic, session) -> None:
+async def test_end_of_treatment_ends_consents_that_expire_on_it(client, clinic, session, settings) -> None:
     headers = await api_sign_in(client, "theo@clinic.test")
     consent_id = (await _record(client, clinic, headers, terms=terms(clinic, expires_on="end_of_treatment"))).json()[
         "id"
@@ -246,7 +246,7 @@ async def test_end_of_treatment_ends_consents_that_expire_on_it(client, clinic, 
     ).status_code == 200
     patient = await session.get(Patient, clinic.patient.id, populate_existing=True)
     assert patient is not None and patient.treatment_ended_at is not None
-    losses = await service.process_lapsed(session)
+    losses = await service.process_lapsed(session, settings)
     await session.commit()
     assert [loss.consent_id for loss in losses] == [uuid.UUID(consent_id)]
 
@@ -282,7 +282,7 @@ async def test_polling_does_not_keep_a_session_alive(client, clinic, monkeypatch
     assert (await client.get(f"/api/v1/patients/{clinic.patient.id}/consents/state")).status_code == 401
 
 
-async def test_the_background_sweep_acts_on_ended_consents(client, clinic, engine, session) -> None:
+async def test_the_background_sweep_acts_on_ended_consents(client, clinic, engine, session, settings) -> None:
     from conference.consent.lapse import sweep_once
 
     headers = await api_sign_in(client, "theo@clinic.test")
@@ -293,8 +293,8 @@ async def test_the_background_sweep_acts_on_ended_consents(client, clinic, engin
     assert patient is not None
     patient.treatment_ended_at = utcnow()
     await session.commit()
-    assert await sweep_once(engine) == 1
-    assert await sweep_once(engine) == 0
+    assert await sweep_once(engine, settings) == 1
+    assert await sweep_once(engine, settings) == 0
     lost = await _events(engine, "consent.coverage_lost")
     assert [event["subject"] for event in lost] == [f"consent:{consent_id}"]
 

@@ -9,6 +9,7 @@ import secrets
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -24,6 +25,10 @@ from conference.people.models import CareTeamMember, Patient, Person
 from conference.people.passwords import hash_password
 from conference.people.roles import Role, TeamRole
 from conference.people.schemas import PatientCreate, PersonCreate, TeamMemberAdd
+from conference.scheduling import service as scheduling
+from conference.scheduling.feeds import token_hash
+from conference.scheduling.models import FeedToken, Meeting
+from conference.scheduling.schemas import Kind, MeetingCreate, ParticipantIn
 from conference.settings import Settings
 
 DEMO_PATIENT_NAME = "Jordan Rivera"
@@ -78,12 +83,14 @@ DEMO_PEOPLE = (
 )
 
 
-def _passwords(settings: Settings) -> dict[str, str]:
-    """Random per installation, kept beside the database so re-running the demo prints the same ones."""
+def _secrets(settings: Settings) -> dict[str, str]:
+    """Passwords and feed tokens, random per installation and kept beside the database, so re-running
+    the demo prints the same ones."""
     path: Path = settings.data_dir / "demo-passwords.json"
     stored: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
     for person in DEMO_PEOPLE:
         stored.setdefault(person.key, f"demo-{secrets.token_urlsafe(9)}")
+        stored.setdefault(f"feed:{person.key}", secrets.token_urlsafe(32))
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:
@@ -169,15 +176,64 @@ async def _ensure_consent(session: AsyncSession, therapist: people.Caller, patie
     )
 
 
+async def _ensure_feed(session: AsyncSession, person: Person, token: str) -> None:
+    if await session.scalar(select(FeedToken).where(FeedToken.token_sha256 == token_hash(token))) is None:
+        session.add(FeedToken(person_id=person.id, token_sha256=token_hash(token)))
+        await session.flush()
+
+
+async def _ensure_meetings(
+    session: AsyncSession, therapist: people.Caller, patient: Patient, staff: dict[str, Person], settings: Settings
+) -> None:
+    """A joint session and a weekly case review in the coming days, unless some are already booked."""
+    upcoming = await session.scalar(
+        select(Meeting.id).where(Meeting.patient_id == patient.id, Meeting.series_ends_at > utcnow()).limit(1)
+    )
+    if upcoming is not None:
+        return
+    zone = ZoneInfo(therapist.person.time_zone)
+    day = utcnow().astimezone(zone).date() + dt.timedelta(days=2)
+    while day.weekday() >= 5:
+        day += dt.timedelta(days=1)
+    joint = dt.datetime.combine(day, dt.time(11), zone)
+    review_day = day + dt.timedelta(days=1)
+    while review_day.weekday() >= 5:
+        review_day += dt.timedelta(days=1)
+    review = dt.datetime.combine(review_day, dt.time(13), zone)
+    plans: list[tuple[Kind, dt.datetime, tuple[str, ...], str | None]] = [
+        ("joint_session", joint, ("prescriber", "case_manager"), None),
+        ("case_review", review, ("prescriber", "director", "case_manager"), "FREQ=WEEKLY;COUNT=8"),
+    ]
+    for kind, start, who, rule in plans:
+        await scheduling.create(
+            session,
+            therapist,
+            MeetingCreate(
+                kind=kind,
+                patient_id=patient.id,
+                start=start,
+                duration_minutes=45,
+                participants=[ParticipantIn(staff[key].id) for key in who],
+                rrule=rule,
+                override_reason="Demo clinic",
+            ),
+            settings,
+        )
+
+
 async def create_demo(settings: Settings) -> dict[str, Any]:
-    passwords = _passwords(settings)
+    passwords = _secrets(settings)
     async with session_scope(settings) as session:
         system = Actor.system()
         staff = {demo.key: await _ensure_person(session, system, demo, passwords[demo.key]) for demo in DEMO_PEOPLE}
         admin = people.Caller(person=staff["admin"])
         patient = await _ensure_patient(session, admin)
         await _ensure_team(session, admin, patient, staff)
-        await _ensure_consent(session, people.Caller(person=staff["therapist"]), patient)
+        therapist = people.Caller(person=staff["therapist"])
+        await _ensure_consent(session, therapist, patient)
+        await _ensure_meetings(session, therapist, patient, staff, settings)
+        for demo in DEMO_PEOPLE:
+            await _ensure_feed(session, staff[demo.key], passwords[f"feed:{demo.key}"])
         expires = dt.datetime.now(dt.UTC) + dt.timedelta(hours=settings.join_link_hours)
         token = join_links.issue(settings.secret_key, patient.id, join_links.JoinPurpose.CONSENT, expires)
     return {
@@ -189,6 +245,7 @@ async def create_demo(settings: Settings) -> dict[str, Any]:
                 "roles": [role.value for role in demo.roles],
                 "team_role": demo.team_role.value if demo.team_role else None,
                 "password": passwords[demo.key],
+                "feed_url": f"{settings.public_base_url}/calendar/{passwords[f'feed:{demo.key}']}.ics",
             }
             for demo in DEMO_PEOPLE
         ],
@@ -207,6 +264,8 @@ def describe(demo: dict[str, Any]) -> str:
     for person in demo["people"]:
         role = ", ".join(person["roles"]).replace("_", " ")
         lines.append(f"  {person['email']:<{width}}  password {person['password']}   ({person['name']}, {role})")
+    lines += ["", "Calendar feeds (subscribe in a calendar app):"]
+    lines += [f"  {person['email']:<{width}}  {person['feed_url']}" for person in demo["people"]]
     lines += [
         "",
         f"Demo patient: {demo['patient']['name']}",

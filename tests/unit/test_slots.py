@@ -29,8 +29,8 @@ MINUTE = timedelta(minutes=1)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)  # type: ignore[misc]
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=UTC)
 
 
 def hours(days: range | list[int], start: time, end: time) -> tuple[WeeklyHours, ...]:
@@ -642,7 +642,7 @@ INTERESTING_DAYS = [
 @st.composite
 def participants(draw: st.DrawFn, key: str, required: bool, near: datetime) -> Participant:
     zone = draw(st.sampled_from(ZONES))
-    blocks = []
+    blocks: list[WeeklyHours] = []
     # Mostly long blocks, so that people in different zones overlap often enough to be interesting.
     for _ in range(draw(st.integers(1, 3))):
         start = draw(st.integers(0, 16 * 60))
@@ -651,10 +651,10 @@ def participants(draw: st.DrawFn, key: str, required: bool, near: datetime) -> P
         blocks.extend(hours(days, time(start // 60, start % 60), time(end // 60, end % 60)))
     busy = []
     for _ in range(draw(st.integers(0, 5))):
-        start = near + draw(st.integers(-6 * 60, 2 * 24 * 60)) * MINUTE
-        end = start + draw(st.integers(0, 240)) * MINUTE
+        busy_start = near + draw(st.integers(-6 * 60, 2 * 24 * 60)) * MINUTE
+        busy_end = busy_start + draw(st.integers(0, 240)) * MINUTE
         shown_in = draw(st.sampled_from([UTC, ZoneInfo(zone)]))
-        busy.append(Interval(start.astimezone(shown_in), end.astimezone(shown_in)))
+        busy.append(Interval(busy_start.astimezone(shown_in), busy_end.astimezone(shown_in)))
     return Participant(key, zone, tuple(blocks), tuple(busy), required)
 
 
@@ -717,7 +717,7 @@ def brute_force(req: SlotRequest) -> list[Slot]:
     return candidates[: req.limit]
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(slot_requests())
 def test_find_slots_matches_a_brute_force_scan(req: SlotRequest) -> None:
     slots = find_slots(req)

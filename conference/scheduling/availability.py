@@ -70,6 +70,10 @@ async def connect_external(session: AsyncSession, caller: Caller, url: str, sett
     calendar.url, calendar.status, calendar.status_message = normalised, "pending", None
     await session.flush()
     await refresh(session, calendar, settings, caller.person.time_zone)
+    if calendar.status == "error":
+        # Refused outright, so nothing half-connected is kept; later failures of a calendar that once
+        # worked are kept as a status instead, with its last good busy times.
+        raise InvalidInput("url", calendar.status_message or "That calendar could not be read.")
     await audit.record(session, caller.actor, "availability.external_connect", detail={"status": calendar.status})
     return calendar
 

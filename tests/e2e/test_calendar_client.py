@@ -20,8 +20,9 @@ THERAPIST = "therapist@demo.clinic"
 def _sign_in(client: httpx.Client, server: LiveServer) -> dict[str, str]:
     client.get("/sign-in")
     token = client.cookies["conference_csrf"]
-    response = client.post("/sign-in", data={"email": THERAPIST, "password": server.password(THERAPIST),
-                                             "_csrf_token": token})
+    response = client.post(
+        "/sign-in", data={"email": THERAPIST, "password": server.password(THERAPIST), "_csrf_token": token}
+    )
     assert response.status_code == 303, response.text
     return {"x-csrf-token": token}
 
@@ -34,13 +35,18 @@ def _change_the_demo_meetings(client: httpx.Client, server: LiveServer) -> tuple
     joint = next(m for m in meetings if m["kind"] == "joint_session")
     originals = [o["recurrence_id"] for o in series["occurrences"]]
 
-    cancelled = client.post(f"/api/v1/meetings/{series['id']}/occurrences/cancel", headers=headers,
-                            json={"version": series["version"], "recurrence_id": originals[1]})
+    cancelled = client.post(
+        f"/api/v1/meetings/{series['id']}/occurrences/cancel",
+        headers=headers,
+        json={"version": series["version"], "recurrence_id": originals[1]},
+    )
     assert cancelled.status_code == 200, cancelled.text
     moved_to = dt.datetime.fromisoformat(originals[2]) + dt.timedelta(days=1, hours=2)
-    moved = client.post(f"/api/v1/meetings/{series['id']}/occurrences/move", headers=headers,
-                        json={"version": cancelled.json()["version"], "recurrence_id": originals[2],
-                              "start": moved_to.isoformat()})
+    moved = client.post(
+        f"/api/v1/meetings/{series['id']}/occurrences/move",
+        headers=headers,
+        json={"version": cancelled.json()["version"], "recurrence_id": originals[2], "start": moved_to.isoformat()},
+    )
     assert moved.status_code == 200, moved.text
     gone = client.post(f"/api/v1/meetings/{joint['id']}/cancel", headers=headers, json={"version": joint["version"]})
     assert gone.status_code == 200, gone.text

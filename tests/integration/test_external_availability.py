@@ -21,7 +21,7 @@ from tests.support.clinic import api_sign_in
 class _Calendars(BaseHTTPRequestHandler):
     bodies: dict[str, bytes] = {}
 
-    def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+    def do_GET(self) -> None:
         body = self.bodies.get(self.path)
         self.send_response(200 if body is not None else 404)
         self.send_header("Content-Type", "text/calendar")

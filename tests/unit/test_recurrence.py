@@ -34,7 +34,7 @@ UTC = dt.UTC
 def test_series_keep_their_wall_clock_time_across_daylight_saving(zone, first, expected_hours) -> None:  # type: ignore[no-untyped-def]
     found = starts(first, zone, normalise_rule("FREQ=WEEKLY;COUNT=3"))
     assert [moment.hour for moment in found] == expected_hours
-    assert len({moment.astimezone(dt.timezone.utc).weekday() for moment in found}) >= 1
+    assert len({moment.astimezone(dt.UTC).weekday() for moment in found}) >= 1
 
 
 def test_until_bounds_the_series_and_is_inclusive_of_that_day() -> None:

@@ -116,9 +116,9 @@ async def schedule_page(
         ids = {p.person_id for p in wanted} | {caller.person.id}
         decision = await _coverage(db_session, caller, patient, kind, ids)
         context.update(decision=decision, fix_url=f"/patients/{patient.id}/consent")
-        query = SlotQuery(
-            participants=[*wanted, ParticipantIn(caller.person.id, True)], duration_minutes=duration, days=days
-        )
+        if caller.person.id not in {p.person_id for p in wanted}:
+            wanted.append(ParticipantIn(caller.person.id, True))
+        query = SlotQuery(participants=wanted, duration_minutes=duration, days=days)
         found, people_by_id = await service.find_slots(db_session, caller, query)
         context.update(slots=[slot_out(slot, people_by_id) for slot in found], people=people_by_id)
     except (DomainError, ValueError) as error:

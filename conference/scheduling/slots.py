@@ -425,10 +425,11 @@ def _subtract(spans: list[_Span], cut_starts: list[timedelta], cut_ends: list[ti
     for start, end in spans:
         index = bisect.bisect_right(cut_ends, start)
         cursor = start
-        while index < count and cut_starts[index] < end:
-            if cut_starts[index] > cursor:
-                free.append((cursor, cut_starts[index]))
-            cursor = max(cursor, cut_ends[index])
+        while index < count and (cut_start := cut_starts[index]) < end:
+            if cut_start > cursor:
+                free.append((cursor, cut_start))
+            if (cut_end := cut_ends[index]) > cursor:
+                cursor = cut_end
             index += 1
         if cursor < end:
             free.append((cursor, end))
@@ -439,14 +440,17 @@ def _intersect(first: list[_Span], second: list[_Span]) -> list[_Span]:
     common: list[_Span] = []
     i = j = 0
     while i < len(first) and j < len(second):
-        start = max(first[i][0], second[j][0])
-        end = min(first[i][1], second[j][1])
-        if start < end:
-            common.append((start, end))
-        if first[i][1] < second[j][1]:
+        first_start, first_end = first[i]
+        second_start, second_end = second[j]
+        start = first_start if first_start > second_start else second_start
+        if first_end < second_end:
+            end = first_end
             i += 1
         else:
+            end = second_end
             j += 1
+        if start < end:
+            common.append((start, end))
     return common
 
 

@@ -349,12 +349,13 @@ def overlap_days(periods: list[tuple[date, date, list[int]]]) -> list[datetime]:
 
 
 @pytest.mark.parametrize(
-    ("people", "window_start", "window_end", "expected"),
+    ("people", "duration", "window_start", "window_end", "expected"),
     [
         pytest.param(
             # New York 09-17 and London 09-17: 14-17 UTC, then 13-17 once New York moves (8 March),
             # then 13-16 once London does (29 March).
             [("America/New_York", time(9), time(17)), ("Europe/London", time(9), time(17))],
+            timedelta(hours=3),
             utc(2026, 3, 2),
             utc(2026, 4, 4),
             overlap_days(
@@ -369,6 +370,7 @@ def overlap_days(periods: list[tuple[date, date, list[int]]]) -> list[datetime]:
         pytest.param(
             # London moves back first (25 October), New York a week later (1 November).
             [("America/New_York", time(9), time(17)), ("Europe/London", time(9), time(17))],
+            timedelta(hours=3),
             utc(2026, 10, 19),
             utc(2026, 11, 7),
             overlap_days(
@@ -383,6 +385,7 @@ def overlap_days(periods: list[tuple[date, date, list[int]]]) -> list[datetime]:
         pytest.param(
             # Sydney 17-22 and London 07-12: 07-11 UTC, 06-11 between London's and Sydney's changes.
             [("Australia/Sydney", time(17), time(22)), ("Europe/London", time(7), time(12))],
+            timedelta(hours=4),
             utc(2026, 3, 23),
             utc(2026, 4, 12),
             overlap_days(
@@ -396,6 +399,7 @@ def overlap_days(periods: list[tuple[date, date, list[int]]]) -> list[datetime]:
         ),
         pytest.param(
             [("Australia/Sydney", time(17), time(22)), ("Europe/London", time(7), time(12))],
+            timedelta(hours=4),
             utc(2026, 9, 28),
             utc(2026, 10, 31),
             overlap_days(
@@ -410,13 +414,17 @@ def overlap_days(periods: list[tuple[date, date, list[int]]]) -> list[datetime]:
     ],
 )
 def test_two_zones_across_both_of_their_changes(
-    people: list[tuple[str, time, time]], window_start: datetime, window_end: datetime, expected: list[datetime]
+    people: list[tuple[str, time, time]],
+    duration: timedelta,
+    window_start: datetime,
+    window_end: datetime,
+    expected: list[datetime],
 ) -> None:
     participants = [person(f"p{n}", zone, hours(EVERY_DAY, start, end)) for n, (zone, start, end) in enumerate(people)]
     slots = find_slots(
         request(
             *participants,
-            duration=timedelta(hours=4) if people[0][0] == "Australia/Sydney" else timedelta(hours=3),
+            duration=duration,
             granularity=timedelta(hours=1),
             window_start=window_start,
             window_end=window_end,

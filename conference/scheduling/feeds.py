@@ -81,11 +81,11 @@ async def feed_for(session: AsyncSession, person: Person, settings: Settings, cl
         subject=f"person:{person.id}",
         detail={"events": len(events)},
     )
-    return _render(tuple(events))
+    return render_cached(tuple(events))
 
 
 @functools.lru_cache(maxsize=512)
-def _render(events: tuple[ical.CalendarEvent, ...]) -> bytes:
+def render_cached(events: tuple[ical.CalendarEvent, ...]) -> bytes:
     # Rendering dominates a feed request (clients poll often and mostly find nothing new), and the
     # same events always give the same bytes: keep recent results, keyed by the events themselves.
     return ical.render_feed(events, calendar_name="Case conferences")

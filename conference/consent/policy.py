@@ -6,7 +6,8 @@ act on.
 
 The rules:
 - Deny by default: something is permitted only when an effective consent permits it.
-- A deny provision beats any permit.
+- A deny provision beats any permit, and outlives the revocation of its consent (revoking withdraws
+  permission; it never widens sharing). It ends with its consent's end date or expiry event.
 - A consent is effective from the start of its period until the earliest of: the end of its period,
   its revocation, or the event it expires on (e.g. the end of treatment).
 - Only current members of the patient's care team can be covered.
@@ -116,8 +117,15 @@ class ConsentFacts:
     revoked_at: dt.datetime | None = None
 
     def effective_at(self, moment: dt.datetime, events: Mapping[ExpiryEvent, dt.datetime]) -> bool:
+        """Whether its permissions apply."""
         ceased = self.ceased_at(events)
         return moment >= self.starts_at and (ceased is None or moment < ceased)
+
+    def restricts_at(self, moment: dt.datetime, events: Mapping[ExpiryEvent, dt.datetime]) -> bool:
+        """Whether its deny provisions apply. Revocation withdraws permission; it never lifts a
+        restriction the patient set, so denies hold until the consent's end or expiry event."""
+        ends = [end for end in (self.ends_at, self.event_time(events)) if end is not None]
+        return moment >= self.starts_at and (not ends or moment < min(ends))
 
     def event_time(self, events: Mapping[ExpiryEvent, dt.datetime]) -> dt.datetime | None:
         """When the expiry event ended this consent. An event from before it was signed (an earlier
@@ -228,14 +236,15 @@ def decide(
 ) -> Decision:
     """May ``action`` go ahead at ``at``? ``names`` words the answer; ``zone`` dates it."""
     happened = events or {}
-    effective = sorted(
-        (consent for consent in consents if consent.effective_at(at, happened)), key=lambda c: (c.signed_at, c.id)
-    )
+    # Ids are unique in practice; the provisions only break ties so that wording never depends on input order.
+    ordered = sorted(consents, key=lambda c: (c.signed_at, c.id, repr(c.provisions)))
+    effective = [consent for consent in ordered if consent.effective_at(at, happened)]
+    restricting = [consent for consent in ordered if consent.restricts_at(at, happened)]
     gaps: list[Gap] = []
     relied_on: set[uuid.UUID] = set()
     for member, purpose, information in requirements(action):
         permits = [c for c in effective if _has(c, ProvisionType.PERMIT, member, purpose, information)]
-        denies = [c for c in effective if _has(c, ProvisionType.DENY, member, purpose, information)]
+        denies = [c for c in restricting if _has(c, ProvisionType.DENY, member, purpose, information)]
         if member.team_role is None:
             gaps.append(_gap(member, purpose, information, f"{member.name} is not on the patient's care team."))
         elif denies:

@@ -300,3 +300,18 @@ def test_a_permission_always_rests_on_a_consent_in_force(action, consents, at, e
 @given(action=actions, at=moments)
 def test_without_consents_nothing_is_ever_permitted(action, at) -> None:  # type: ignore[no-untyped-def]
     assert not decide(action, [], at).permitted
+
+
+def test_revoking_a_consent_with_an_exclusion_keeps_the_exclusion() -> None:
+    permit_by_role = consent(permit(roles=["prescriber"]))
+    exclude_lee = consent(deny(LEE), number=2, revoked=T0 + dt.timedelta(hours=2))
+    decision = decide(ScheduleCaseReview((LEE,)), [permit_by_role, exclude_lee], AFTER)
+    assert not decision.permitted
+    assert "excluded from case reviews" in decision.message
+
+
+def test_an_exclusion_ends_with_its_consents_end_date() -> None:
+    permit_by_role = consent(permit(roles=["prescriber"]))
+    exclude_lee = consent(deny(LEE), number=2, ends=T0 + dt.timedelta(days=1))
+    assert not decide(ScheduleCaseReview((LEE,)), [permit_by_role, exclude_lee], T0 + dt.timedelta(hours=1)).permitted
+    assert decide(ScheduleCaseReview((LEE,)), [permit_by_role, exclude_lee], T0 + dt.timedelta(days=2)).permitted

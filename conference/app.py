@@ -32,19 +32,20 @@ from conference import http
 from conference.auth import pages as auth_pages
 from conference.auth.oidc import OidcClient
 from conference.auth.sessions import SESSION_STORE, SessionConfig, SignInRequired
+from conference.background import periodic
 from conference.consent import api as consent_api
 from conference.consent import pages as consent_pages
-from conference.consent.lapse import lapse_sweeper
+from conference.consent.lapse import sweep_once
 from conference.db import KeyValueEntry, create_engine, create_sqlite_store_engine, load_models
 from conference.errors import DomainError
 from conference.http import DbSession
-from conference.mail import mail_sender
+from conference.mail import deliver_pending
 from conference.people import api as people_api
 from conference.people import pages as people_pages
 from conference.scheduling import api as scheduling_api
 from conference.scheduling import pages as scheduling_pages
-from conference.scheduling.availability import external_refresher
-from conference.scheduling.reminders import reminder_task
+from conference.scheduling.availability import refresh_due
+from conference.scheduling.reminders import remind_once
 from conference.settings import WEB_DIR, Settings
 
 log = logging.getLogger("conference")
@@ -101,10 +102,10 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
                 await connection.run_sync(cast(Table, KeyValueEntry.__table__).create, checkfirst=True)
         try:
             async with (
-                lapse_sweeper(engine, settings),
-                mail_sender(engine, settings),
-                reminder_task(engine, settings),
-                external_refresher(engine, settings),
+                periodic("consent-lapse", settings.consent_sweep_seconds, lambda: sweep_once(engine, settings)),
+                periodic("mail", settings.mail_poll_seconds, lambda: deliver_pending(engine, settings)),
+                periodic("reminders", settings.reminder_poll_seconds, lambda: remind_once(engine, settings)),
+                periodic("external-calendars", 60, lambda: refresh_due(engine, settings)),
             ):
                 yield
         finally:

@@ -9,13 +9,11 @@ idempotent (reminders), across restarts and across service instances.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import logging
 import smtplib
 import ssl
 import uuid
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.policy import SMTP
@@ -134,22 +132,3 @@ async def deliver_pending(engine: AsyncEngine, settings: Settings, *, batch: int
                     sent += 1
         if len(rows) < batch:
             return sent
-
-
-@contextlib.asynccontextmanager
-async def mail_sender(engine: AsyncEngine, settings: Settings) -> AsyncIterator[None]:
-    async def loop() -> None:
-        while True:
-            try:
-                await deliver_pending(engine, settings)
-            except Exception:  # a failed round must not stop later ones
-                log.exception("email delivery round failed; retrying later")
-            await asyncio.sleep(settings.mail_poll_seconds)
-
-    task = asyncio.create_task(loop(), name="mail-sender")
-    try:
-        yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
-import logging
-from collections.abc import AsyncIterator
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -24,7 +21,6 @@ from conference.scheduling.schemas import AvailabilityIn, TimeOffIn
 from conference.scheduling.service import DEFAULT_HOURS, working_hours
 from conference.settings import Settings
 
-log = logging.getLogger("conference.scheduling")
 IMPORT_PAST = dt.timedelta(days=7)
 IMPORT_FUTURE = dt.timedelta(days=366)
 WEEKDAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
@@ -120,25 +116,6 @@ async def refresh_due(engine: AsyncEngine, settings: Settings) -> int:
             person = await session.get(Person, calendar.person_id)
             await refresh(session, calendar, settings, person.time_zone if person else "UTC")
     return len(due)
-
-
-@contextlib.asynccontextmanager
-async def external_refresher(engine: AsyncEngine, settings: Settings) -> AsyncIterator[None]:
-    async def loop() -> None:
-        while True:
-            try:
-                await refresh_due(engine, settings)
-            except Exception:  # a failed round must not stop later ones
-                log.exception("external calendar refresh failed; retrying later")
-            await asyncio.sleep(60)
-
-    task = asyncio.create_task(loop(), name="external-calendars")
-    try:
-        yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
 
 
 async def describe(session: AsyncSession, person: Person) -> dict[str, Any]:

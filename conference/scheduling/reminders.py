@@ -7,12 +7,8 @@ delivers it once.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import datetime as dt
-import logging
 import uuid
-from collections.abc import AsyncIterator
 from email.message import EmailMessage
 
 from sqlalchemy import select
@@ -27,7 +23,6 @@ from conference.scheduling.models import Meeting
 from conference.scheduling.service import ACTIVE_STATUSES, active_participants, instances
 from conference.settings import Settings
 
-log = logging.getLogger("conference.scheduling")
 KINDS = (("24h", dt.timedelta(hours=24)), ("15m", dt.timedelta(minutes=15)))
 
 
@@ -119,22 +114,3 @@ async def _reminder(
 async def remind_once(engine: AsyncEngine, settings: Settings, now: dt.datetime | None = None) -> int:
     async with async_sessionmaker(engine, expire_on_commit=False)() as session, session.begin():
         return await queue_due(session, settings, now)
-
-
-@contextlib.asynccontextmanager
-async def reminder_task(engine: AsyncEngine, settings: Settings) -> AsyncIterator[None]:
-    async def loop() -> None:
-        while True:
-            try:
-                await remind_once(engine, settings)
-            except Exception:  # a failed round must not stop later ones
-                log.exception("reminder round failed; retrying later")
-            await asyncio.sleep(settings.reminder_poll_seconds)
-
-    task = asyncio.create_task(loop(), name="meeting-reminders")
-    try:
-        yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task

@@ -52,6 +52,10 @@ class Settings:
     external_calendar_refresh_minutes: int = 30
     allow_private_calendar_hosts: bool = False
     feed_requests_per_hour: int = 120
+    stun_urls: tuple[str, ...] = ()
+    turn_urls: tuple[str, ...] = ()
+    turn_secret: str | None = None
+    turn_ttl_minutes: int = 120
 
     @property
     def mail_from_address(self) -> str:
@@ -124,6 +128,10 @@ class Settings:
             ),
             allow_private_calendar_hosts=_flag(get, "ALLOW_PRIVATE_CALENDAR_HOSTS", False),
             feed_requests_per_hour=_positive_int(get, "FEED_REQUESTS_PER_HOUR", cls.feed_requests_per_hour),
+            stun_urls=_url_list(get, "STUN_URLS", ("stun:",)),
+            turn_urls=_url_list(get, "TURN_URLS", ("turn:", "turns:")),
+            turn_secret=get("TURN_SECRET"),
+            turn_ttl_minutes=_positive_int(get, "TURN_TTL_MINUTES", cls.turn_ttl_minutes),
             auto_upgrade_database=_flag(get, "AUTO_UPGRADE_DATABASE", True),
         )
 
@@ -139,6 +147,14 @@ def _positive_int(get: Callable[[str], str | None], name: str, default: int) -> 
     if value <= 0:
         raise SettingsError(f"CONFERENCE_{name} must be greater than zero")
     return value
+
+
+def _url_list(get: Callable[[str], str | None], name: str, schemes: tuple[str, ...]) -> tuple[str, ...]:
+    urls = tuple(url.strip() for url in (get(name) or "").split(",") if url.strip())
+    for url in urls:
+        if not url.startswith(schemes):
+            raise SettingsError(f"CONFERENCE_{name}: {url!r} must start with {' or '.join(schemes)}")
+    return urls
 
 
 def _flag(get: Callable[[str], str | None], name: str, default: bool) -> bool:

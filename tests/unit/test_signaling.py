@@ -1,0 +1,76 @@
+"""The room signaling protocol: typed, versioned, size-limited, refusing bad input with a reason."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import pytest
+
+from conference.rtc import signaling
+from conference.rtc.signaling import SignalingError
+
+SDP = "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n"
+
+
+@pytest.mark.parametrize(
+    ("raw", "kind"),
+    [
+        ({"v": 1, "type": "join"}, signaling.Join),
+        ({"v": 1, "type": "offer", "sdp": SDP}, signaling.Offer),
+        (
+            {
+                "v": 1,
+                "type": "ice",
+                "candidate": "candidate:1 1 udp 1 127.0.0.1 5000 typ host",
+                "sdp_mid": "0",
+                "sdp_mline_index": 0,
+            },
+            signaling.IceCandidate,
+        ),
+        ({"v": 1, "type": "media_state", "audio": False, "video": True}, signaling.MediaState),
+        ({"v": 1, "type": "admit", "participant": str(uuid.UUID(int=7))}, signaling.Admit),
+        ({"v": 1, "type": "ask_to_mute", "participant": str(uuid.UUID(int=7)), "kind": "video"}, signaling.AskToMute),
+        ({"v": 1, "type": "leave"}, signaling.Leave),
+    ],
+)
+def test_known_messages_decode_to_their_type(raw: dict[str, object], kind: type) -> None:
+    message = signaling.decode(json.dumps(raw))
+    assert isinstance(message, kind)
+    assert signaling.decode(signaling.encode(message)) == message
+    assert {
+        key: value for key, value in json.loads(signaling.encode(message)).items() if value is not None
+    }.items() >= {key: value for key, value in raw.items()}.items()
+
+
+@pytest.mark.parametrize(
+    ("raw", "code"),
+    [
+        ("{not json", "malformed"),
+        (json.dumps({"v": 1, "type": "teleport"}), "unknown_type"),
+        (json.dumps({"v": 2, "type": "join"}), "version"),
+        (json.dumps({"v": 1, "type": "offer"}), "invalid"),
+        (json.dumps({"v": 1, "type": "offer", "sdp": "hello there"}), "invalid_sdp"),
+        (json.dumps({"v": 1, "type": "admit", "participant": "someone"}), "invalid"),
+        (json.dumps({"v": 1, "type": "join", "extra": True}), "invalid"),
+        (json.dumps({"v": 1, "type": "offer", "sdp": "v=0" + "a" * 40_000}), "invalid"),
+        ("x" * (signaling.MAX_MESSAGE_BYTES + 1), "too_large"),
+    ],
+)
+def test_bad_messages_are_refused_with_a_code_and_a_reason(raw: str, code: str) -> None:
+    with pytest.raises(SignalingError) as refused:
+        signaling.decode(raw)
+    assert refused.value.code == code
+    assert refused.value.message
+
+
+def test_server_messages_carry_the_version_and_type() -> None:
+    welcome = signaling.Welcome(
+        participant=uuid.UUID(int=1),
+        resume="r",
+        heartbeat_seconds=10,
+        ice_servers=[signaling.IceServerOut(urls=["turn:127.0.0.1:3478"], username="u", credential="c")],
+    )
+    body = json.loads(signaling.encode(welcome))
+    assert body["v"] == 1 and body["type"] == "welcome"
+    assert body["ice_servers"][0]["urls"] == ["turn:127.0.0.1:3478"]

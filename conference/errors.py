@@ -45,3 +45,13 @@ class StaleEdit(Conflict):
 
 class TooManyAttempts(DomainError):
     status_code = 429
+
+
+def require_version(current: int, expected: int, what: str) -> None:
+    """Optimistic locking: refuse an edit based on a version someone else has since replaced."""
+    if current != expected:
+        raise StaleEdit(
+            f"This {what} was changed by someone else since you loaded it (version {expected}, now {current}). "
+            "Reload it and apply your change again.",
+            extra={"current_version": current},
+        )

@@ -102,6 +102,12 @@ def provide_patient_session(request: Request[Any, Any, Any], settings: SettingsD
     return current_patient(request, settings)
 
 
+async def recover(db_session: AsyncSession, caller: Caller) -> None:
+    """Undo a refused change so its form can be shown again; the caller is reloaded for the page."""
+    await db_session.rollback()
+    await db_session.refresh(caller.person)
+
+
 # ---- errors -------------------------------------------------------------------------------------
 
 

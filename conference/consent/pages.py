@@ -31,7 +31,7 @@ from conference.consent.wording import REDISCLOSURE_NOTICE
 from conference.db import utcnow
 from conference.errors import DomainError, Forbidden, InvalidInput
 from conference.forms import parse_form
-from conference.http import CallerDep, DbSession, PatientSessionDep, SettingsDep
+from conference.http import CallerDep, DbSession, PatientSessionDep, SettingsDep, recover
 from conference.people.roles import TeamRole
 from conference.people.service import Caller, sorted_team
 
@@ -383,8 +383,7 @@ async def record_in_person(
         )
         await service.record_in_person(db_session, caller, patient_id, data)
     except DomainError as error:
-        await db_session.rollback()
-        await db_session.refresh(caller.person)
+        await recover(db_session, caller)
         context = await service.for_clinician(db_session, caller, patient_id)
         return _in_person_page(caller, context, form, error)
     return _see_other(f"/patients/{patient_id}/consent")

@@ -9,11 +9,10 @@ from litestar import Request, get, post
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_303_SEE_OTHER
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from conference.errors import DomainError
 from conference.forms import parse_form
-from conference.http import CallerDep, DbSession
+from conference.http import CallerDep, DbSession, recover
 from conference.people import service
 from conference.people.roles import Role, TeamRole
 from conference.people.schemas import (
@@ -24,19 +23,12 @@ from conference.people.schemas import (
     PersonUpdate,
     TeamMemberAdd,
 )
-from conference.people.service import Caller
 
 CONTACT_METHODS = [("email", "Email"), ("phone", "Phone call"), ("text", "Text message")]
 
 
 def _see_other(path: str) -> Redirect:
     return Redirect(path, status_code=HTTP_303_SEE_OTHER)
-
-
-async def _recover(db_session: AsyncSession, caller: Caller) -> None:
-    """Undo a failed change so the form can be shown again; the caller is reloaded for the page."""
-    await db_session.rollback()
-    await db_session.refresh(caller.person)
 
 
 def _posted(form: Any) -> dict[str, Any]:
@@ -139,7 +131,7 @@ async def update_person(
         data = parse_form(form, PersonUpdate, lists=["roles"], extra={"active": form.get("active") == "on"})
         await service.update_person(db_session, caller, person_id, data)
     except DomainError as error:
-        await _recover(db_session, caller)
+        await recover(db_session, caller)
         return _person_form(caller, await service.get_person(db_session, person_id), error, _posted(form))
     return _see_other("/admin/people")
 
@@ -229,7 +221,7 @@ async def update_patient(
         data = parse_form(form, PatientUpdate, extra={"clear": blank})
         await service.update_patient(db_session, caller, patient_id, data)
     except DomainError as error:
-        await _recover(db_session, caller)
+        await recover(db_session, caller)
         return await _patient_admin_page(db_session, caller, patient_id, error, _posted(form))
     return _see_other(f"/admin/patients/{patient_id}")
 
@@ -243,7 +235,7 @@ async def add_team_member(
         data = parse_form(form, TeamMemberAdd, extra={"is_crisis_lead": form.get("is_crisis_lead") == "on"})
         await service.add_team_member(db_session, caller, patient_id, data)
     except DomainError as error:
-        await _recover(db_session, caller)
+        await recover(db_session, caller)
         return await _patient_admin_page(db_session, caller, patient_id, error)
     return _see_other(f"/admin/patients/{patient_id}")
 

@@ -16,7 +16,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from conference.audit import service as audit
 from conference.audit.service import Actor
 from conference.db import utcnow
-from conference.errors import Conflict, Forbidden, InvalidInput, NotFound, StaleEdit
+from conference.errors import Conflict, Forbidden, InvalidInput, NotFound, StaleEdit, require_version
 from conference.people import roles as rules
 from conference.people.models import CareTeamMember, Patient, Person, PersonRole
 from conference.people.passwords import hash_password
@@ -113,7 +113,7 @@ async def create_person(session: AsyncSession, actor: Actor, data: PersonCreate)
 async def update_person(session: AsyncSession, caller: Caller, person_id: uuid.UUID, data: PersonUpdate) -> Person:
     require_admin(caller)
     person = await get_person(session, person_id)
-    _check_version(person.version, data.version, "person")
+    require_version(person.version, data.version, "person")
     changed: list[str] = []
     if data.name is not None:
         person.name = data.name.strip()
@@ -244,7 +244,7 @@ async def update_patient(session: AsyncSession, caller: Caller, patient_id: uuid
     patient = await _load_patient(session, patient_id)
     if patient is None:
         raise NotFound("No such patient.")
-    _check_version(patient.version, data.version, "patient")
+    require_version(patient.version, data.version, "patient")
     given = {key: value for key, value in msgspec.structs.asdict(data).items() if key not in ("version", "clear")}
     changes = _patient_values({key: value for key, value in given.items() if value is not None})
     changes.update({field: None for field in data.clear if field not in changes})
@@ -387,15 +387,6 @@ def crisis_lead(patient: Patient) -> CareTeamMember | None:
 
 
 # ---- shared -------------------------------------------------------------------------------------
-
-
-def _check_version(current: int, expected: int, what: str) -> None:
-    if current != expected:
-        raise StaleEdit(
-            f"This {what} was changed by someone else since you loaded it (version {expected}, now {current}). "
-            "Reload it and apply your change again.",
-            extra={"current_version": current},
-        )
 
 
 async def _flush_or_conflict(session: AsyncSession, message: str) -> None:

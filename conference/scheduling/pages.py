@@ -19,7 +19,7 @@ from conference.consent import service as consent
 from conference.consent.service import ConsentMissing
 from conference.db import utcnow
 from conference.errors import Conflict, DomainError, InvalidInput
-from conference.http import CallerDep, DbSession, SettingsDep
+from conference.http import CallerDep, DbSession, SettingsDep, recover
 from conference.people import service as people
 from conference.people.service import Caller, sorted_team
 from conference.scheduling import availability, feeds, service
@@ -148,8 +148,7 @@ async def book(
         data = _meeting_from_form(form, caller)
         meeting = await service.create(db_session, caller, data, settings)
     except DomainError as error:
-        await db_session.rollback()
-        await db_session.refresh(caller.person)
+        await recover(db_session, caller)
         return _booking_problem(caller, form, error)
     return _see_other(f"/meetings/{meeting.id}?done=booked")
 
@@ -310,8 +309,7 @@ async def _meeting_action(
     try:
         await action
     except DomainError as error:
-        await db_session.rollback()
-        await db_session.refresh(caller.person)
+        await recover(db_session, caller)
         meeting = await service.get_for(db_session, caller, meeting_id)
         return await _meeting_page(db_session, caller, meeting, error=error)
     return _see_other(f"/meetings/{meeting_id}?done={done}")

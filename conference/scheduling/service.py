@@ -20,7 +20,7 @@ from conference.audit import service as audit
 from conference.consent import policy
 from conference.consent import service as consent
 from conference.db import utcnow
-from conference.errors import Conflict, Forbidden, InvalidInput, NotFound, StaleEdit
+from conference.errors import Conflict, Forbidden, InvalidInput, NotFound, require_version
 from conference.people import service as people
 from conference.people.models import Patient, Person
 from conference.people.service import Caller, valid_time_zone
@@ -305,15 +305,6 @@ async def _check_conflicts(
         )
 
 
-def _check_version(meeting: Meeting, version: int) -> None:
-    if meeting.version != version:
-        raise StaleEdit(
-            f"This meeting was changed by someone else since you loaded it (version {version}, now "
-            f"{meeting.version}). Reload it and apply your change again.",
-            extra={"current_version": meeting.version},
-        )
-
-
 async def _editable(
     session: AsyncSession, caller: Caller, meeting_id: uuid.UUID, version: int
 ) -> tuple[Meeting, Patient]:
@@ -326,7 +317,7 @@ async def _editable(
         raise NotFound(MEETING_NOT_FOUND) from None
     if meeting.status == "cancelled":
         raise Conflict("This meeting is cancelled; book a new one instead.")
-    _check_version(meeting, version)
+    require_version(meeting.version, version, "meeting")
     return meeting, patient
 
 

@@ -18,6 +18,11 @@ MAX_SDP_CHARS = 32 * 1024
 Sdp = Annotated[str, msgspec.Meta(min_length=4, max_length=MAX_SDP_CHARS)]
 ParticipantId = uuid.UUID
 MediaKind = Literal["audio", "video"]
+# Which of a participant's two connections a description or candidate belongs to: the client offers
+# on "publish" (its microphone, camera and screen upstream), the server offers on "subscribe" (everyone
+# else's media downstream), so neither side ever has to resolve an offer collision.
+Connection = Literal["publish", "subscribe"]
+Source = Literal["microphone", "camera", "screen"]
 
 
 class SignalingError(Exception):
@@ -42,15 +47,27 @@ class Join(_Message, tag="join"):
     resume: Annotated[str, msgspec.Meta(max_length=200)] | None = None
 
 
+class Track(msgspec.Struct, forbid_unknown_fields=True):
+    """What one m-section carries: from a client, its own sources; from the server, whose and which."""
+
+    mid: Annotated[str, msgspec.Meta(min_length=1, max_length=32)]
+    source: Source
+    participant: ParticipantId | None = None
+
+
 class Offer(_Message, tag="offer"):
+    pc: Connection
     sdp: Sdp
+    tracks: Annotated[list[Track], msgspec.Meta(max_length=256)] = msgspec.field(default_factory=list)
 
 
 class Answer(_Message, tag="answer"):
+    pc: Connection
     sdp: Sdp
 
 
 class IceCandidate(_Message, tag="ice"):
+    pc: Connection
     candidate: Annotated[str, msgspec.Meta(max_length=1024)]
     sdp_mid: Annotated[str, msgspec.Meta(max_length=64)] | None = None
     sdp_mline_index: Annotated[int, msgspec.Meta(ge=0, le=64)] | None = None
@@ -102,8 +119,13 @@ class IceServerOut(msgspec.Struct):
 
 class Welcome(_Message, tag="welcome"):
     participant: ParticipantId
+    name: str
+    role: str
+    host: bool
     resume: str
     ice_servers: list[IceServerOut]
+    # "relay" makes the client use TURN only (clinics whose networks must not expose addresses).
+    ice_transport_policy: Literal["all", "relay"] = "all"
     heartbeat_seconds: int
 
 
@@ -138,6 +160,13 @@ class Roster(_Message, tag="roster"):
     lobby: list[ParticipantOut] = msgspec.field(default_factory=list)
 
 
+class Removed(_Message, tag="removed"):
+    """The server ended this participant's place: consent no longer covers them, or the room closed."""
+
+    code: str
+    message: str
+
+
 class MuteRequested(_Message, tag="mute_requested"):
     kind: MediaKind
     by: str
@@ -148,7 +177,20 @@ class Error(_Message, tag="error"):
     message: str
 
 
-ServerMessage = Welcome | Waiting | Admitted | Declined | Roster | Offer | Answer | IceCandidate | MuteRequested | Error
+ServerMessage = (
+    Welcome
+    | Waiting
+    | Admitted
+    | Declined
+    | Removed
+    | Roster
+    | Offer
+    | Answer
+    | IceCandidate
+    | MuteRequested
+    | Heartbeat
+    | Error
+)
 
 _client_decoder = msgspec.json.Decoder(ClientMessage)
 _encoder = msgspec.json.Encoder()

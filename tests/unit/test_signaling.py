@@ -17,11 +17,16 @@ SDP = "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n"
     ("raw", "kind"),
     [
         ({"v": 1, "type": "join"}, signaling.Join),
-        ({"v": 1, "type": "offer", "sdp": SDP}, signaling.Offer),
+        (
+            {"v": 1, "type": "offer", "pc": "publish", "sdp": SDP, "tracks": [{"mid": "0", "source": "camera"}]},
+            signaling.Offer,
+        ),
+        ({"v": 1, "type": "answer", "pc": "subscribe", "sdp": SDP}, signaling.Answer),
         (
             {
                 "v": 1,
                 "type": "ice",
+                "pc": "publish",
                 "candidate": "candidate:1 1 udp 1 127.0.0.1 5000 typ host",
                 "sdp_mid": "0",
                 "sdp_mline_index": 0,
@@ -38,9 +43,11 @@ def test_known_messages_decode_to_their_type(raw: dict[str, object], kind: type)
     message = signaling.decode(json.dumps(raw))
     assert isinstance(message, kind)
     assert signaling.decode(signaling.encode(message)) == message
-    assert {
-        key: value for key, value in json.loads(signaling.encode(message)).items() if value is not None
-    }.items() >= {key: value for key, value in raw.items()}.items()
+    encoded = json.loads(signaling.encode(message))
+    for key, value in raw.items():
+        if key == "tracks":
+            value = [{"participant": None, **track} for track in value]  # type: ignore[attr-defined]
+        assert encoded[key] == value
 
 
 @pytest.mark.parametrize(
@@ -49,11 +56,17 @@ def test_known_messages_decode_to_their_type(raw: dict[str, object], kind: type)
         ("{not json", "malformed"),
         (json.dumps({"v": 1, "type": "teleport"}), "unknown_type"),
         (json.dumps({"v": 2, "type": "join"}), "version"),
-        (json.dumps({"v": 1, "type": "offer"}), "invalid"),
-        (json.dumps({"v": 1, "type": "offer", "sdp": "hello there"}), "invalid_sdp"),
+        (json.dumps({"v": 1, "type": "offer", "pc": "publish"}), "invalid"),
+        (json.dumps({"v": 1, "type": "offer", "sdp": SDP}), "invalid"),
+        (json.dumps({"v": 1, "type": "offer", "pc": "sideways", "sdp": SDP}), "invalid"),
+        (json.dumps({"v": 1, "type": "offer", "pc": "publish", "sdp": "hello there"}), "invalid_sdp"),
+        (
+            json.dumps({"v": 1, "type": "offer", "pc": "publish", "sdp": SDP, "tracks": [{"mid": "0", "source": "x"}]}),
+            "invalid",
+        ),
         (json.dumps({"v": 1, "type": "admit", "participant": "someone"}), "invalid"),
         (json.dumps({"v": 1, "type": "join", "extra": True}), "invalid"),
-        (json.dumps({"v": 1, "type": "offer", "sdp": "v=0" + "a" * 40_000}), "invalid"),
+        (json.dumps({"v": 1, "type": "offer", "pc": "publish", "sdp": "v=0" + "a" * 40_000}), "invalid"),
         ("x" * (signaling.MAX_MESSAGE_BYTES + 1), "too_large"),
     ],
 )
@@ -67,6 +80,9 @@ def test_bad_messages_are_refused_with_a_code_and_a_reason(raw: str, code: str) 
 def test_server_messages_carry_the_version_and_type() -> None:
     welcome = signaling.Welcome(
         participant=uuid.UUID(int=1),
+        name="Dana Reyes",
+        role="Therapist",
+        host=True,
         resume="r",
         heartbeat_seconds=10,
         ice_servers=[signaling.IceServerOut(urls=["turn:127.0.0.1:3478"], username="u", credential="c")],

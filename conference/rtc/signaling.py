@@ -124,9 +124,9 @@ class Welcome(_Message, tag="welcome"):
     host: bool
     resume: str
     ice_servers: list[IceServerOut]
+    heartbeat_seconds: int
     # "relay" makes the client use TURN only (clinics whose networks must not expose addresses).
     ice_transport_policy: Literal["all", "relay"] = "all"
-    heartbeat_seconds: int
 
 
 class Waiting(_Message, tag="waiting"):

@@ -35,6 +35,7 @@ from conference.auth.sessions import SESSION_STORE, SessionConfig, SignInRequire
 from conference.background import periodic
 from conference.consent import api as consent_api
 from conference.consent import pages as consent_pages
+from conference.consent import service as consent_service
 from conference.consent.lapse import sweep_once
 from conference.db import KeyValueEntry, create_engine, create_sqlite_store_engine, load_models
 from conference.errors import DomainError
@@ -42,6 +43,10 @@ from conference.http import DbSession
 from conference.mail import deliver_pending
 from conference.people import api as people_api
 from conference.people import pages as people_pages
+from conference.rtc import aiortc_internals
+from conference.rtc import api as rtc_api
+from conference.rtc import pages as rtc_pages
+from conference.rtc.rooms import RoomRegistry
 from conference.scheduling import api as scheduling_api
 from conference.scheduling import pages as scheduling_pages
 from conference.scheduling.availability import refresh_due
@@ -95,8 +100,15 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
     redis_client = Redis.from_url(settings.redis_url) if settings.redis_url else None
     store_engine = create_sqlite_store_engine(settings) if settings.is_sqlite and redis_client is None else None
 
+    rooms = RoomRegistry(settings, engine)
+
     @asynccontextmanager
     async def lifespan(_app: Litestar) -> AsyncGenerator[None, None]:
+        aiortc_internals.advertise_only(settings.media_addresses or None)
+        closed = await rooms.recover()
+        if closed:
+            log.info("closed %d attendance records left open by a restart", closed)
+        consent_service.on_coverage_lost(rooms.on_coverage_lost)
         if store_engine is not None:
             async with store_engine.begin() as connection:
                 await connection.run_sync(cast(Table, KeyValueEntry.__table__).create, checkfirst=True)
@@ -106,9 +118,12 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
                 periodic("mail", settings.mail_poll_seconds, lambda: deliver_pending(engine, settings)),
                 periodic("reminders", settings.reminder_poll_seconds, lambda: remind_once(engine, settings)),
                 periodic("external-calendars", 60, lambda: refresh_due(engine, settings)),
+                periodic("rooms", 1, rooms.tick),
             ):
                 yield
         finally:
+            consent_service.remove_coverage_listener(rooms.on_coverage_lost)
+            await rooms.close()
             await engine.dispose()
             if store_engine is not None:
                 await store_engine.dispose()
@@ -125,6 +140,8 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
             *consent_api.route_handlers,
             *scheduling_pages.route_handlers,
             *scheduling_api.route_handlers,
+            *rtc_pages.route_handlers,
+            *rtc_api.route_handlers,
             create_static_files_router(
                 path="/static", directories=[WEB_DIR / "static"], name="static", include_in_schema=False
             ),
@@ -167,7 +184,7 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
             HTTPException: http.http_error_handler,
             Exception: http.unexpected_error_handler,
         },
-        state=State({"settings": settings, "oidc": oidc}),
+        state=State({"settings": settings, "oidc": oidc, "engine": engine, "rooms": rooms}),
         before_send=[http.security_headers_hook(settings)],
         lifespan=[lifespan],
         request_max_body_size=1024 * 1024,

@@ -49,14 +49,15 @@ def serve(host: str, port: int) -> None:
 
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the demo clinic as one JSON object.")
-def demo(as_json: bool) -> None:
+@click.option("--meeting-now", is_flag=True, help="Also book a joint session running now, to try the video room.")
+def demo(as_json: bool, meeting_now: bool) -> None:
     """Create (or refresh) the demo clinic and print how to sign in."""
     from conference.db import upgrade_database
     from conference.demo import create_demo, describe
 
     settings = _settings()
     upgrade_database(settings)
-    result = asyncio.run(create_demo(settings))
+    result = asyncio.run(create_demo(settings, meeting_now=meeting_now))
     click.echo(json.dumps(result, indent=2) if as_json else describe(result))
 
 

@@ -122,6 +122,7 @@ def load_models() -> None:
     import conference.consent.models
     import conference.mail
     import conference.people.models
+    import conference.rtc.models
     import conference.scheduling.models  # noqa: F401
 
 

@@ -221,7 +221,47 @@ async def _ensure_meetings(
         )
 
 
-async def create_demo(settings: Settings) -> dict[str, Any]:
+async def _ensure_meeting_now(
+    session: AsyncSession, therapist: people.Caller, patient: Patient, staff: dict[str, Person], settings: Settings
+) -> dict[str, str]:
+    """A joint session running now (reused while it runs), so the video room can be tried at once."""
+    from conference.rtc.pages import room_path
+    from conference.scheduling.invitations import join_link
+
+    now = utcnow()
+    running = await session.scalar(
+        select(Meeting).where(
+            Meeting.patient_id == patient.id,
+            Meeting.kind == "joint_session",
+            Meeting.rrule.is_(None),
+            Meeting.starts_at <= now + dt.timedelta(minutes=5),
+            Meeting.ends_at > now + dt.timedelta(minutes=20),
+            Meeting.status != "cancelled",
+        )
+    )
+    if running is None:
+        running = await scheduling.create(
+            session,
+            therapist,
+            MeetingCreate(
+                kind="joint_session",
+                patient_id=patient.id,
+                # Bookings must start in the future; the room is open well before the start anyway.
+                start=now.replace(second=0, microsecond=0) + dt.timedelta(minutes=1),
+                duration_minutes=50,
+                participants=[ParticipantIn(staff[key].id) for key in ("prescriber", "case_manager")],
+                override_reason="Demo clinic: a session to try the video room",
+            ),
+            settings,
+        )
+    path = room_path(running.id, running.starts_at)
+    return {
+        "room_url": f"{settings.public_base_url}{path}",
+        "patient_join_link": join_link(running, patient, settings, running.starts_at, running.ends_at),
+    }
+
+
+async def create_demo(settings: Settings, *, meeting_now: bool = False) -> dict[str, Any]:
     passwords = _secrets(settings)
     async with session_scope(settings) as session:
         system = Actor.system()
@@ -232,6 +272,7 @@ async def create_demo(settings: Settings) -> dict[str, Any]:
         therapist = people.Caller(person=staff["therapist"])
         await _ensure_consent(session, therapist, patient)
         await _ensure_meetings(session, therapist, patient, staff, settings)
+        now_meeting = await _ensure_meeting_now(session, therapist, patient, staff, settings) if meeting_now else None
         for demo in DEMO_PEOPLE:
             await _ensure_feed(session, staff[demo.key], passwords[f"feed:{demo.key}"])
         expires = dt.datetime.now(dt.UTC) + dt.timedelta(hours=settings.join_link_hours)
@@ -255,6 +296,7 @@ async def create_demo(settings: Settings) -> dict[str, Any]:
             "join_link": f"{settings.public_base_url}/join/{token}",
             "join_link_expires_at": expires.isoformat(timespec="seconds"),
         },
+        **({"meeting_now": now_meeting} if now_meeting else {}),
     }
 
 
@@ -272,4 +314,12 @@ def describe(demo: dict[str, Any]) -> str:
         f"Patient's join link (valid until {demo['patient']['join_link_expires_at']}):",
         f"  {demo['patient']['join_link']}",
     ]
+    if "meeting_now" in demo:
+        lines += [
+            "",
+            "A joint session is running now. Clinicians on it (therapist, prescriber, case manager) join at:",
+            f"  {demo['meeting_now']['room_url']}",
+            "The patient joins from:",
+            f"  {demo['meeting_now']['patient_join_link']}",
+        ]
     return "\n".join(lines)

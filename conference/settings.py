@@ -6,6 +6,7 @@ directory, in-process channels, and email written to an outbox folder.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from collections.abc import Callable, Mapping
@@ -56,6 +57,15 @@ class Settings:
     turn_urls: tuple[str, ...] = ()
     turn_secret: str | None = None
     turn_ttl_minutes: int = 120
+    room_opens_before_minutes: int = 15
+    room_closes_after_minutes: int = 60
+    room_heartbeat_seconds: int = 10
+    # How long a dropped participant keeps their place (and a patient their admission) to reconnect.
+    room_resume_seconds: int = 30
+    # "relay": clients send media only through TURN (networks that must not expose addresses).
+    ice_transport_policy: str = "all"
+    # The local addresses the server's media advertises in ICE; empty means every interface.
+    media_addresses: tuple[str, ...] = ()
 
     @property
     def mail_from_address(self) -> str:
@@ -132,6 +142,12 @@ class Settings:
             turn_urls=_url_list(get, "TURN_URLS", ("turn:", "turns:")),
             turn_secret=get("TURN_SECRET"),
             turn_ttl_minutes=_positive_int(get, "TURN_TTL_MINUTES", cls.turn_ttl_minutes),
+            room_opens_before_minutes=_positive_int(get, "ROOM_OPENS_BEFORE_MINUTES", cls.room_opens_before_minutes),
+            room_closes_after_minutes=_positive_int(get, "ROOM_CLOSES_AFTER_MINUTES", cls.room_closes_after_minutes),
+            room_heartbeat_seconds=_positive_int(get, "ROOM_HEARTBEAT_SECONDS", cls.room_heartbeat_seconds),
+            room_resume_seconds=_positive_int(get, "ROOM_RESUME_SECONDS", cls.room_resume_seconds),
+            ice_transport_policy=_choice(get, "ICE_TRANSPORT_POLICY", ("all", "relay"), cls.ice_transport_policy),
+            media_addresses=_addresses(get, "MEDIA_ADDRESSES"),
             auto_upgrade_database=_flag(get, "AUTO_UPGRADE_DATABASE", True),
         )
 
@@ -155,6 +171,23 @@ def _url_list(get: Callable[[str], str | None], name: str, schemes: tuple[str, .
         if not url.startswith(schemes):
             raise SettingsError(f"CONFERENCE_{name}: {url!r} must start with {' or '.join(schemes)}")
     return urls
+
+
+def _choice(get: Callable[[str], str | None], name: str, choices: tuple[str, ...], default: str) -> str:
+    raw = (get(name) or default).strip().lower()
+    if raw not in choices:
+        raise SettingsError(f"CONFERENCE_{name} must be one of {', '.join(choices)}, not {raw!r}")
+    return raw
+
+
+def _addresses(get: Callable[[str], str | None], name: str) -> tuple[str, ...]:
+    addresses = tuple(part.strip() for part in (get(name) or "").split(",") if part.strip())
+    for address in addresses:
+        try:
+            ipaddress.ip_address(address)
+        except ValueError:
+            raise SettingsError(f"CONFERENCE_{name}: {address!r} is not an IP address") from None
+    return addresses
 
 
 def _flag(get: Callable[[str], str | None], name: str, default: bool) -> bool:

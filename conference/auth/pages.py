@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import uuid
 from typing import Any
 
 from litestar import Request, get, post
@@ -178,7 +180,19 @@ async def open_join_link(
             status_code=403,
         )
     await start_patient_session(request, patient, claims)
-    return Redirect("/patient", status_code=HTTP_303_SEE_OTHER)
+    return Redirect(_landing(claims), status_code=HTTP_303_SEE_OTHER)
+
+
+def _landing(claims: join_links.JoinClaims) -> str:
+    """A meeting link opens that meeting's room; a consent link, the patient's own page."""
+    if claims.purpose is join_links.JoinPurpose.JOINT_SESSION and claims.subject_id:
+        meeting, _, start = claims.subject_id.partition(":")
+        try:
+            moment = dt.datetime.fromisoformat(start)
+            return f"/rooms/{uuid.UUID(meeting)}/{moment.astimezone(dt.UTC):%Y%m%dT%H%M%SZ}"
+        except ValueError:
+            pass
+    return "/patient"
 
 
 route_handlers = [sign_in_form, sign_in, sign_out, oidc_start, oidc_callback, open_join_link]

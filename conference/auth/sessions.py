@@ -137,8 +137,8 @@ async def current_caller(
     return Caller(person=person, client_address=client_address(request))
 
 
-def current_patient(request: Request[Any, Any, Any], settings: Settings) -> PatientSession:
-    data = _live_session(request, settings, "patient")
+def current_patient(request: Request[Any, Any, Any], settings: Settings, *, touch: bool = True) -> PatientSession:
+    data = _live_session(request, settings, "patient", touch=touch)
     return PatientSession(
         patient_id=uuid.UUID(data["patient_id"]),
         purpose=JoinPurpose(data["purpose"]),

@@ -270,7 +270,8 @@ class RoomClient:
         try:
             async with connect(self.url, additional_headers=headers, origin=self.origin) as socket:
                 self._socket = socket
-                await self.send(signaling.Join(resume=resume))
+                with contextlib.suppress(ConnectionClosed):  # a refusal may close first; read it below
+                    await self.send(signaling.Join(resume=resume))
                 ready.set_result(None)
                 heartbeat: asyncio.Task[None] | None = None
                 try:

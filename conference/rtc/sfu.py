@@ -39,7 +39,7 @@ from aiortc import (
 )
 from aiortc.mediastreams import MediaStreamError
 from aiortc.rtcrtpparameters import RTCRtpCodecCapability, RTCRtpCodecParameters
-from aiortc.sdp import candidate_from_sdp
+from aiortc.sdp import SessionDescription, candidate_from_sdp
 
 from conference.rtc import aiortc_internals
 from conference.rtc.aiortc_internals import EncodedFrame
@@ -260,6 +260,7 @@ class MediaRoom:
 
     async def publish(self, participant: uuid.UUID, sdp: str, tracks: list[Track]) -> str:
         """Take a client's publish offer; answer it and start forwarding what it sends."""
+        _check_description(sdp, kinds={"audio": 1, "video": 2})
         peer = self._peers.get(participant)
         if peer is None:
             peer = self._peers[participant] = _Peer(participant)
@@ -304,6 +305,7 @@ class MediaRoom:
         peer = self._peers.get(participant)
         if peer is None or peer.answer is None or peer.answer.done():
             raise SignalingError("unexpected_answer", "There is no offer waiting for an answer.")
+        _check_description(sdp, kinds={"audio": len(peer.slots), "video": len(peer.slots)})
         peer.answer.set_result(sdp)
 
     async def add_candidate(
@@ -441,6 +443,23 @@ class MediaRoom:
         if peer.publish is not None:
             connection, peer.publish = peer.publish, None
             await connection.close()
+
+
+def _check_description(sdp: str, *, kinds: dict[str, int]) -> None:
+    """Refuse a description aiortc would accept but cannot use, before it replaces a working one."""
+    try:
+        description = SessionDescription.parse(sdp)
+    except (ValueError, IndexError, KeyError) as error:
+        raise SignalingError("invalid_sdp", f"The session description could not be read: {error}.") from None
+    if not description.media:
+        raise SignalingError("invalid_sdp", "The session description has no audio or video in it.")
+    for kind in {media.kind for media in description.media}:
+        count = sum(1 for media in description.media if media.kind == kind)
+        if count > kinds.get(kind, 0):
+            raise SignalingError("invalid_sdp", f"The session description has too many {kind} sections ({count}).")
+    for media in description.media:
+        if media.ice is None or not media.ice.usernameFragment or media.dtls is None or not media.dtls.fingerprints:
+            raise SignalingError("invalid_sdp", "The session description lacks ICE credentials or a DTLS fingerprint.")
 
 
 def bundled(configuration: RTCConfiguration) -> RTCConfiguration:

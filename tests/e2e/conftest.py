@@ -131,11 +131,13 @@ StartServer = Callable[..., LiveServer]
 
 @pytest.fixture
 def start_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[StartServer]:
-    """Factory: ``start_server(extra_env=None, port=None) -> LiveServer``, stopped after the test."""
+    """Factory: ``start_server(extra_env=None, port=None, demo_args=()) -> LiveServer``, stopped after the test."""
     started: list[LiveServer] = []
     request.node.stash[_SERVERS] = started
 
-    def start(extra_env: Mapping[str, str] | None = None, port: int | None = None) -> LiveServer:
+    def start(
+        extra_env: Mapping[str, str] | None = None, port: int | None = None, demo_args: tuple[str, ...] = ()
+    ) -> LiveServer:
         port = port if port is not None else free_port()
         root = tmp_path_factory.mktemp("live-server")
         data_dir = root / "data"
@@ -150,7 +152,7 @@ def start_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
         env.update(extra_env or {})
 
         demo_run = subprocess.run(
-            [*_conference_command(), "demo", "--json"],
+            [*_conference_command(), "demo", "--json", *demo_args],
             env=env,
             cwd=root,
             capture_output=True,

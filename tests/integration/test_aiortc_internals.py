@@ -4,7 +4,7 @@ any of them fails here, loudly, rather than in a meeting."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import aiortc
 import pytest
@@ -32,6 +32,12 @@ def test_another_release_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
         aiortc_internals.ensure_supported()
 
 
+async def _until(condition: Callable[[], bool], seconds: float) -> None:
+    async with asyncio.timeout(seconds):
+        while not condition():  # noqa: ASYNC110 - the condition is fed by aiortc callbacks, not an event
+            await asyncio.sleep(0.02)
+
+
 async def _pair() -> tuple[RTCPeerConnection, RTCPeerConnection]:
     return RTCPeerConnection(RTCConfiguration(iceServers=[])), RTCPeerConnection(RTCConfiguration(iceServers=[]))
 
@@ -55,9 +61,7 @@ async def test_encoded_frames_are_tapped_and_keyframe_requests_reach_the_sender(
         await receiver_pc.setRemoteDescription(sender_pc.localDescription)
         await receiver_pc.setLocalDescription(await receiver_pc.createAnswer())
         await sender_pc.setRemoteDescription(receiver_pc.localDescription)
-        async with asyncio.timeout(15):
-            while len(frames) < 10:
-                await asyncio.sleep(0.05)
+        await _until(lambda: len(frames) >= 10, 15)
         mime, first = frames[0]
         assert mime == "video/VP8" and first.keyframe and first.data
         assert not all(frame.keyframe for _, frame in frames)  # later frames refer to earlier ones
@@ -68,9 +72,7 @@ async def test_encoded_frames_are_tapped_and_keyframe_requests_reach_the_sender(
 
         # The sender's own keyframe logic is bypassed; the listener hears the request instead.
         assert aiortc_internals.request_keyframe(receivers[0])
-        async with asyncio.timeout(5):
-            while not requests:
-                await asyncio.sleep(0.02)
+        await _until(lambda: bool(requests), 5)
     finally:
         await sender_pc.close()
         await receiver_pc.close()

@@ -1,0 +1,35 @@
+"""Signing people in to a live service over HTTP and joining its rooms with headless participants."""
+
+from __future__ import annotations
+
+import httpx
+
+ROOM_ENV = {
+    # The demo's "meeting now" starts within minutes; these keep a test's room short-fused and on loopback.
+    "CONFERENCE_MEDIA_ADDRESSES": "127.0.0.1",
+    "CONFERENCE_ROOM_HEARTBEAT_SECONDS": "2",
+    "CONFERENCE_ROOM_RESUME_SECONDS": "4",
+}
+
+
+def staff_cookies(base_url: str, email: str, password: str) -> dict[str, str]:
+    """The cookies of a member of staff who signed in."""
+    with httpx.Client(base_url=base_url, trust_env=False, timeout=10.0) as client:
+        client.get("/sign-in")
+        token = client.cookies["conference_csrf"]
+        response = client.post("/sign-in", data={"email": email, "password": password, "_csrf_token": token})
+        assert response.status_code == 303, response.text
+        return dict(client.cookies.items())
+
+
+def patient_cookies(base_url: str, link: str) -> tuple[dict[str, str], str]:
+    """The cookies of a patient who opened their join link, and where the link sent them."""
+    with httpx.Client(base_url=base_url, trust_env=False, timeout=10.0) as client:
+        response = client.get(link, follow_redirects=False)
+        assert response.status_code == 303, response.text
+        return dict(client.cookies.items()), response.headers["location"]
+
+
+def signal_url(base_url: str, room_url: str) -> str:
+    path = room_url.removeprefix(base_url)
+    return f"ws://{base_url.split('://', 1)[1]}/api/v1{path}/signal"

@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 from litestar import WebSocket, websocket
 from litestar.exceptions import WebSocketDisconnect
+from litestar.params import FromPath
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from conference.audit.service import Actor
@@ -93,7 +94,9 @@ async def _entrant(
 
 
 @websocket("/api/v1/rooms/{meeting_id:uuid}/{occurrence:str}/signal", exclude_from_csrf=True)
-async def room_signal(socket: WebSocket[Any, Any, Any], meeting_id: uuid.UUID, occurrence: str) -> None:
+async def room_signal(
+    socket: WebSocket[Any, Any, Any], meeting_id: FromPath[uuid.UUID], occurrence: FromPath[str]
+) -> None:
     settings: Settings = socket.app.state.settings
     engine: AsyncEngine = socket.app.state.engine
     registry: RoomRegistry = socket.app.state.rooms

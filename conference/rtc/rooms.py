@@ -346,6 +346,7 @@ class RoomRegistry:
         self.engine = engine
         self.rooms: dict[RoomKey, LiveRoom] = {}
         self._lock = asyncio.Lock()
+        self._removals: set[asyncio.Future[None]] = set()
 
     async def room_for(self, ticket: service.RoomTicket) -> LiveRoom:
         async with self._lock:
@@ -374,14 +375,20 @@ class RoomRegistry:
     async def on_coverage_lost(
         self, _session: AsyncSession, loss: consent.CoverageLoss, _settings: Settings
     ) -> list[str]:
-        """Remove, at once, everyone a changed consent no longer covers from that patient's rooms."""
+        """Remove everyone a changed consent no longer covers from that patient's live rooms.
+
+        Runs inside the transaction that changed the consent, which holds the database; the removal
+        (which records attendance) starts now and completes as soon as that transaction ends.
+        """
         removed: list[str] = []
         for patient_id, person_id, purpose in service.removals_for(loss):
             for room in list(self.rooms.values()):
                 ticket = room.ticket
                 present = any(m.entrant.person_id == person_id for m in room.members.values())
                 if ticket.patient_id == patient_id and ticket.purpose == purpose and present:
-                    await room.remove_person(person_id)
+                    task = asyncio.ensure_future(room.remove_person(person_id))
+                    self._removals.add(task)
+                    task.add_done_callback(self._removals.discard)
                     removed.append(str(person_id))
         return removed
 

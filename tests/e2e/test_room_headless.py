@@ -9,7 +9,7 @@ import pytest
 from conference.rtc import aiortc_internals, signaling
 from conference.rtc.client import RoomClient
 from tests.e2e.conftest import LiveServer, StartServer
-from tests.support.live_room import ROOM_ENV, patient_cookies, signal_url, staff_cookies
+from tests.support.live_room import ROOM_ENV, narrow_consent_to, patient_cookies, signal_url, staff_api, staff_cookies
 
 
 @pytest.fixture(autouse=True)
@@ -151,3 +151,45 @@ async def test_strangers_and_other_sites_are_refused(room_server: LiveServer) ->
     await therapist.start()
     await therapist.wait_until(lambda c: c.state == "ended")
     assert any(isinstance(m, signaling.Error) and m.code == "origin" for m in therapist.messages), therapist.messages
+
+
+async def test_a_revoked_consent_removes_whom_it_no_longer_covers_at_once(room_server: LiveServer) -> None:
+    therapist, prescriber = _client(room_server, "primary_therapist"), _client(room_server, "prescriber")
+    patient = _patient(room_server)
+    try:
+        await therapist.start()
+        await therapist.wait_until(lambda c: c.state == "in-room")
+        await prescriber.start()
+        await prescriber.wait_until(lambda c: c.state == "in-room")
+        await patient.start()
+        await therapist.wait_until(lambda c: bool(_waiting(c)))
+        await therapist.send(signaling.Admit(participant=patient.welcome.participant))  # type: ignore[union-attr]
+        await patient.wait_until(lambda c: c.state == "in-room")
+
+        email = _email(room_server, "primary_therapist")
+        api = staff_api(room_server.base_url, email, room_server.password(email))
+        try:
+            narrow_consent_to(api, room_server.demo["patient"]["id"], ["primary_therapist", "case_manager"])
+        finally:
+            api.close()
+
+        await prescriber.wait_until(lambda c: c.state == "ended")
+        removed = next(m for m in prescriber.messages if isinstance(m, signaling.Removed))
+        assert removed.code == "consent"
+        await therapist.wait_until(
+            lambda c: (
+                c.roster is not None
+                and {p.participant for p in c.roster.participants}
+                == {therapist.welcome.participant, patient.welcome.participant}
+            )  # type: ignore[union-attr]
+        )
+        assert patient.state == "in-room" and therapist.state == "in-room"
+
+        # Scheduling took them off the meeting too, so coming back is refused.
+        again = _client(room_server, "prescriber")
+        await again.start()
+        await again.wait_until(lambda c: c.state == "ended")
+        assert [m.code for m in again.messages if isinstance(m, signaling.Error)] == ["not_found"]
+    finally:
+        for client in (therapist, prescriber, patient):
+            await client.leave()

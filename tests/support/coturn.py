@@ -74,6 +74,7 @@ def running_coturn(directory: Path, secret: str = "test-shared-secret") -> Itera
                 f"pidfile={directory / 'turnserver.pid'}",
                 "log-file=stdout",
                 "simple-log",
+                "verbose",  # logs each allocation, which tests read to prove media was relayed
             ]
         )
         + "\n"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import httpx
 
 ROOM_ENV = {
@@ -33,3 +35,37 @@ def patient_cookies(base_url: str, link: str) -> tuple[dict[str, str], str]:
 def signal_url(base_url: str, room_url: str) -> str:
     path = room_url.removeprefix(base_url)
     return f"ws://{base_url.split('://', 1)[1]}/api/v1{path}/signal"
+
+
+def staff_api(base_url: str, email: str, password: str) -> httpx.Client:
+    """A signed-in HTTP client for the JSON API (carries the CSRF header); close it when done."""
+    client = httpx.Client(base_url=base_url, trust_env=False, timeout=10.0)
+    client.get("/sign-in")
+    token = client.cookies["conference_csrf"]
+    response = client.post("/sign-in", data={"email": email, "password": password, "_csrf_token": token})
+    assert response.status_code == 303, response.text
+    client.headers["x-csrf-token"] = token
+    return client
+
+
+def narrow_consent_to(api: httpx.Client, patient_id: str, team_roles: list[str]) -> None:
+    """Record a consent covering only ``team_roles`` for joint sessions, then revoke the broader ones.
+
+    Whoever else was covered loses coverage at that moment, as if the patient had changed their mind.
+    """
+    before = api.get(f"/api/v1/patients/{patient_id}/consents")
+    assert before.status_code == 200, before.text
+    signed = api.post(
+        f"/api/v1/patients/{patient_id}/consents",
+        json={
+            "terms": {"provisions": [{"purposes": ["joint_session"], "team_roles": team_roles}]},
+            "signer_name": "Demo Patient",
+            "signed_on": dt.date.today().isoformat(),
+            "attest": True,
+        },
+    )
+    assert signed.status_code == 201, signed.text
+    for consent in before.json():
+        if consent["status"] == "active":
+            revoked = api.post(f"/api/v1/consents/{consent['id']}/revocation", json={"revoked_by": "patient"})
+            assert revoked.status_code == 200, revoked.text

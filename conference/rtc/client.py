@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import fractions
 import itertools
+import random
 import time
 import uuid
 from collections.abc import Callable
@@ -71,6 +72,13 @@ class PreEncodedVideo(MediaStreamTrack):
         self._packets = packets
         self._index = 0
         self._start: float | None = None
+        self._skip_to: int | None = None
+
+    def request_keyframe(self) -> None:
+        """Answer a keyframe request (PLI) the way an encoder would: the next frame sent is a keyframe."""
+        ahead = [i for i in range(len(self._packets)) if self._packets[(self._index + i) % len(self._packets)][1]]
+        if ahead:
+            self._skip_to = (self._index + ahead[0]) % len(self._packets)
 
     async def recv(self) -> av.Packet[Any]:
         if self.readyState != "live":
@@ -79,7 +87,10 @@ class PreEncodedVideo(MediaStreamTrack):
             self._start = time.monotonic()
         due = self._start + self._index / 30
         await asyncio.sleep(max(0.0, due - time.monotonic()))
-        data, keyframe = self._packets[self._index % len(self._packets)]
+        position = self._index % len(self._packets)
+        if self._skip_to is not None:
+            position, self._skip_to = self._skip_to, None
+        data, keyframe = self._packets[position]
         packet = av.Packet(data)
         packet.pts = self._index * (VIDEO_CLOCK // 30)
         packet.time_base = fractions.Fraction(1, VIDEO_CLOCK)
@@ -98,12 +109,14 @@ def encode_vp8(
     codec.time_base = fractions.Fraction(1, 30)
     codec.options = {"deadline": "realtime", "cpu-used": "8", "lag-in-frames": "0", "g": "90"}
     packets: list[tuple[bytes, bool]] = []
+    random.seed(1)  # the same load in every run
     total = int(seconds * 30)
     for index in range(total):
         frame = av.VideoFrame(width, height, "yuv420p")
-        # Moving stripes: enough detail that the encoder spends the bitrate.
+        # Moving stripes with a band of noise: enough detail that the encoder spends the bitrate.
         row = bytes((x * 7 + index * 11) % 256 for x in range(width))
-        frame.planes[0].update(row * height)
+        band = height // 20
+        frame.planes[0].update(row * (height - band) + random.randbytes(width * band))
         for plane in frame.planes[1:]:
             plane.update(bytes([(index * 3) % 256]) * plane.buffer_size)
         frame.pts = index
@@ -141,8 +154,10 @@ class MediaClient:
 
     async def publish_offer(self) -> tuple[str, list[Track]]:
         pc = self.publish_pc = RTCPeerConnection(bundled(self.configuration))
-        audio = pc.addTransceiver(self.audio or "audio", direction="sendonly")
+        pc.addTransceiver(self.audio or "audio", direction="sendonly")
         video = pc.addTransceiver(self.video or "video", direction="sendonly")
+        if isinstance(self.video, PreEncodedVideo):
+            aiortc_internals.on_keyframe_request(video.sender, self.video.request_keyframe)
         pc.addTransceiver("video", direction="sendonly")  # the screen, idle until shared
         if self.video_codec:
             wanted = [c for c in RTCRtpSender.getCapabilities("video").codecs if c.mimeType == self.video_codec]
@@ -151,7 +166,6 @@ class MediaClient:
         transceivers = pc.getTransceivers()
         sources: list[signaling.Source] = ["microphone", "camera", "screen"]
         tracks = [Track(mid=t.mid or "", source=s) for t, s in zip(transceivers, sources, strict=True)]
-        del audio
         return pc.localDescription.sdp, tracks
 
     async def publish_answer(self, sdp: str) -> None:

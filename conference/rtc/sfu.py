@@ -37,6 +37,7 @@ from aiortc import (
     RTCRtpTransceiver,
     RTCSessionDescription,
 )
+from aiortc.exceptions import InvalidStateError
 from aiortc.mediastreams import MediaStreamError
 from aiortc.rtcrtpparameters import RTCRtpCodecCapability, RTCRtpCodecParameters
 from aiortc.sdp import SessionDescription, candidate_from_sdp
@@ -255,6 +256,7 @@ class MediaRoom:
         self._on_failure = on_failure
         self._configuration = configuration
         self._peers: dict[uuid.UUID, _Peer] = {}
+        self._closing = False
 
     # ---- what the signaling layer calls ---------------------------------------------------------
 
@@ -349,6 +351,7 @@ class MediaRoom:
         self._mark_all_dirty()
 
     async def close(self) -> None:
+        self._closing = True
         for participant in list(self._peers):
             await self.remove(participant)
 
@@ -388,6 +391,8 @@ class MediaRoom:
                 self._schedule(peer)
 
     def _schedule(self, peer: _Peer) -> None:
+        if self._closing:
+            return
         peer.dirty = True
         if peer.negotiation is None or peer.negotiation.done():
             peer.negotiation = asyncio.ensure_future(self._negotiate(peer))
@@ -395,9 +400,11 @@ class MediaRoom:
     async def _negotiate(self, peer: _Peer) -> None:
         """Offer the subscriber its current slots; changes that arrive meanwhile get the next offer."""
         try:
-            while peer.dirty and peer.id in self._peers:
+            while peer.dirty and self._peers.get(peer.id) is peer:
                 peer.dirty = False
                 connection = peer.subscribe
+                if connection is not None and connection.connectionState == "closed":
+                    return
                 if connection is None:
                     connection = peer.subscribe = RTCPeerConnection(bundled(self._configuration()))
                 for slot in peer.slots:
@@ -418,6 +425,8 @@ class MediaRoom:
                 await asyncio.wait_for(_connected(connection), ANSWER_TIMEOUT)
         except asyncio.CancelledError:
             raise
+        except InvalidStateError:
+            return  # the participant left while their offer was being made
         except TimeoutError:
             await self._on_failure(peer.id, "The browser did not answer the server's offer in time.")
         except SignalingError as error:

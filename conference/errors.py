@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
@@ -55,3 +56,10 @@ def require_version(current: int, expected: int, what: str) -> None:
             "Reload it and apply your change again.",
             extra={"current_version": current},
         )
+
+
+def require_aware(moment: dt.datetime, field: str) -> dt.datetime:
+    """A time given with its offset, as UTC; a naive one is refused (it could mean any zone)."""
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise InvalidInput(field, "Give the time with its time zone offset, for example 2026-03-03T09:00:00-05:00.")
+    return moment.astimezone(dt.UTC)

@@ -37,7 +37,7 @@ from conference.consent import policy
 from conference.consent import service as consent
 from conference.consent.models import Consent
 from conference.consent.policy import Purpose
-from conference.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
+from conference.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound, require_aware
 from conference.people.models import Patient, Person
 from conference.people.roles import CLINICAL_ROLES, Role, TeamRole
 from conference.people.service import Caller, valid_time_zone
@@ -112,12 +112,6 @@ class Entrant:
 # ---- which room ---------------------------------------------------------------------------------
 
 
-def _aware(moment: dt.datetime, field: str) -> dt.datetime:
-    if moment.tzinfo is None or moment.utcoffset() is None:
-        raise InvalidInput(field, "Give the time with its time zone offset.")
-    return moment.astimezone(dt.UTC)
-
-
 async def _fresh_meeting(session: AsyncSession, meeting_id: uuid.UUID) -> Meeting | None:
     # populate_existing: a long-lived session must still see a cancellation or a removed participant.
     meeting: Meeting | None = await session.scalar(
@@ -165,7 +159,7 @@ async def ticket_for(
 
     Says nothing about who asks: call an ``entrant_for_*`` next, before showing anything of it.
     """
-    wanted = _aware(occurrence_start, "occurrence_start")
+    wanted = require_aware(occurrence_start, "occurrence_start")
     meeting = await _fresh_meeting(session, meeting_id)
     if meeting is None:
         raise NotFound(MEETING_NOT_FOUND)
@@ -292,7 +286,7 @@ def _duration_text(span: dt.timedelta) -> str:
 
 def require_open(ticket: RoomTicket, now: dt.datetime, zone_name: str) -> None:
     """Refuse, in words for the person in ``zone_name``, when the room is not open at ``now``."""
-    moment = _aware(now, "now")
+    moment = require_aware(now, "now")
     if ticket.window.contains(moment):
         return
     zone = ZoneInfo(zone_name)
@@ -393,7 +387,7 @@ async def check_admission(
     and consents), so call it at every admission, including a patient let in from the lobby.
     Raises NotFound, MeetingCancelled, RoomNotOpen, Forbidden or consent.ConsentMissing.
     """
-    moment = _aware(now, "now")
+    moment = require_aware(now, "now")
     try:
         meeting, current = await _fresh(session, ticket)
         if entrant.attendee == "patient":
@@ -438,7 +432,7 @@ async def record_join(
     session: AsyncSession, ticket: RoomTicket, entrant: Entrant, at: dt.datetime, *, client_address: str | None = None
 ) -> uuid.UUID:
     """Start an attendance row; returns its id, which the caller keeps to touch and close it."""
-    moment = _aware(at, "at")
+    moment = require_aware(at, "at")
     if (entrant.attendee == "patient") != (entrant.person_id is None):
         raise ValueError("a patient entrant has no person id, and a clinician entrant has one")
     role = "patient" if entrant.person_id is None else await _stored_role(session, ticket.patient_id, entrant.person_id)
@@ -480,7 +474,7 @@ async def record_leave(
     """
     if reason not in LEFT_REASONS:
         raise ValueError(f"unknown reason {reason!r}")
-    moment = _aware(at, "at")
+    moment = require_aware(at, "at")
     row = await session.scalar(
         select(Attendance)
         .where(Attendance.id == attendance_id)
@@ -518,7 +512,7 @@ async def touch(session: AsyncSession, attendance_ids: Iterable[uuid.UUID], at: 
     ids = list(attendance_ids)
     if not ids:
         return
-    moment = _aware(at, "at")
+    moment = require_aware(at, "at")
     await session.execute(
         update(Attendance)
         .where(Attendance.id.in_(ids), Attendance.left_at.is_(None), Attendance.last_seen_at < moment)
@@ -532,7 +526,7 @@ async def close_abandoned(session: AsyncSession, now: dt.datetime, *, stale_afte
     At start-up of the only instance every open row is abandoned. With several instances, pass
     ``stale_after`` (longer than the heartbeat interval) so rooms live on another instance are kept.
     """
-    cutoff = _aware(now, "now") - (stale_after or dt.timedelta(0))
+    cutoff = require_aware(now, "now") - (stale_after or dt.timedelta(0))
     rows = list(
         await session.scalars(
             select(Attendance)
@@ -564,7 +558,7 @@ async def attendance_for(
     session: AsyncSession, meeting_id: uuid.UUID, occurrence_start: dt.datetime, *, actor: Actor | None = None
 ) -> list[Attendance]:
     """Every stay in one occurrence's room, in the order people joined. The read is audited."""
-    wanted = _aware(occurrence_start, "occurrence_start")
+    wanted = require_aware(occurrence_start, "occurrence_start")
     meeting = await session.get(Meeting, meeting_id)
     if meeting is None:
         raise NotFound(MEETING_NOT_FOUND)

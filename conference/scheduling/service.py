@@ -20,7 +20,7 @@ from conference.audit import service as audit
 from conference.consent import policy
 from conference.consent import service as consent
 from conference.db import utcnow
-from conference.errors import Conflict, Forbidden, InvalidInput, NotFound, require_version
+from conference.errors import Conflict, Forbidden, InvalidInput, NotFound, require_aware, require_version
 from conference.people import service as people
 from conference.people.models import Patient, Person
 from conference.people.service import Caller, valid_time_zone
@@ -180,7 +180,7 @@ async def find_slots(
     session: AsyncSession, caller: Caller, query: SlotQuery
 ) -> tuple[list[slots.Slot], dict[uuid.UUID, Person]]:
     people_by_id = await _people(session, [p.person_id for p in query.participants])
-    start = _aware(query.start, "start") if query.start else utcnow()
+    start = require_aware(query.start, "start") if query.start else utcnow()
     end = start + dt.timedelta(days=query.days)
     participants = []
     for wanted in query.participants:
@@ -214,12 +214,6 @@ async def find_slots(
 
 
 # ---- creating and changing ----------------------------------------------------------------------
-
-
-def _aware(moment: dt.datetime, field: str) -> dt.datetime:
-    if moment.tzinfo is None:
-        raise InvalidInput(field, "Give the time with its time zone offset, for example 2026-03-03T09:00:00-05:00.")
-    return moment.astimezone(dt.UTC)
 
 
 async def _people(session: AsyncSession, person_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Person]:
@@ -322,7 +316,7 @@ async def _editable(
 
 
 def _validated_times(start: dt.datetime, minutes: int) -> tuple[dt.datetime, dt.datetime]:
-    begins = _aware(start, "start")
+    begins = require_aware(start, "start")
     if begins < utcnow() - dt.timedelta(minutes=5):
         raise InvalidInput("start", "That time has already passed; choose a time in the future.")
     if begins > utcnow() + dt.timedelta(days=366):
@@ -440,7 +434,7 @@ async def cancel(
 
 
 def _occurrence(meeting: Meeting, recurrence_id: dt.datetime) -> Instance:
-    wanted = _aware(recurrence_id, "recurrence_id")
+    wanted = require_aware(recurrence_id, "recurrence_id")
     for instance in instances(meeting):
         if instance.recurrence_id == wanted:
             return instance

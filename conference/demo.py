@@ -225,7 +225,7 @@ async def _ensure_meeting_now(
     session: AsyncSession, therapist: people.Caller, patient: Patient, staff: dict[str, Person], settings: Settings
 ) -> dict[str, str]:
     """A joint session running now (reused while it runs), so the video room can be tried at once."""
-    from conference.rtc.pages import room_path
+    from conference.rtc.service import room_path
     from conference.scheduling.invitations import join_link
 
     now = utcnow()

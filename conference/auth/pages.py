@@ -23,6 +23,7 @@ from conference.auth.sessions import (
 )
 from conference.errors import DomainError
 from conference.http import DbSession, OptionalCallerDep, SettingsDep
+from conference.rtc.service import room_path
 
 SIGN_IN_LIMITS_STORE = "sign_in_limits"
 _OIDC_KEY = "oidc_pending"
@@ -188,8 +189,7 @@ def _landing(claims: join_links.JoinClaims) -> str:
     if claims.purpose is join_links.JoinPurpose.JOINT_SESSION and claims.subject_id:
         meeting, _, start = claims.subject_id.partition(":")
         try:
-            moment = dt.datetime.fromisoformat(start)
-            return f"/rooms/{uuid.UUID(meeting)}/{moment.astimezone(dt.UTC):%Y%m%dT%H%M%SZ}"
+            return room_path(uuid.UUID(meeting), dt.datetime.fromisoformat(start))
         except ValueError:
             pass
     return "/patient"

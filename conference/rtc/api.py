@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import logging
 import uuid
 from typing import Any, cast
@@ -14,7 +13,6 @@ from litestar.exceptions import WebSocketDisconnect
 from litestar.params import FromPath
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
-from conference.audit.service import Actor
 from conference.auth.sessions import SignInRequired, current_caller, current_patient
 from conference.db import utcnow
 from conference.errors import DomainError, NotFound
@@ -24,24 +22,12 @@ from conference.settings import Settings
 
 log = logging.getLogger("conference.rtc")
 
-OCCURRENCE_FORMAT = "%Y%m%dT%H%M%SZ"
 JOIN_WITHIN_SECONDS = 10
 # WebSocket close codes in the private range: the browser client shows the message it was sent first.
 CLOSE_REFUSED = 4403
 CLOSE_NOT_FOUND = 4404
 CLOSE_PROTOCOL = 4400
 CLOSE_SILENT = 4408
-
-
-def occurrence_key(moment: dt.datetime) -> str:
-    return moment.astimezone(dt.UTC).strftime(OCCURRENCE_FORMAT)
-
-
-def parse_occurrence(text: str) -> dt.datetime:
-    try:
-        return dt.datetime.strptime(text, OCCURRENCE_FORMAT).replace(tzinfo=dt.UTC)
-    except ValueError:
-        raise NotFound("There is no such meeting.") from None
 
 
 class _Socket:
@@ -75,7 +61,7 @@ async def _entrant(
     address = socket.client.host if socket.client else None
     request = cast(Any, socket)  # the session helpers only read and clear the connection's session
     async with async_sessionmaker(engine, expire_on_commit=False)() as session, session.begin():
-        ticket = await service.ticket_for(session, meeting_id, parse_occurrence(occurrence), settings)
+        ticket = await service.ticket_for(session, meeting_id, service.parse_occurrence(occurrence), settings)
         data = cast(dict[str, Any], socket.scope.get("session") or {})
         if data.get("kind") == "patient":
             patient_session = current_patient(request, settings, touch=False)
@@ -88,7 +74,7 @@ async def _entrant(
         service.require_open(ticket, utcnow(), zone)
         if entrant.is_host:
             # Hosts enter the room directly; everyone else is checked when a host admits them.
-            actor = Actor(kind="person", id=entrant.person_id, client_address=address)
+            actor = service.entrant_actor(ticket, entrant, address)
             await service.check_admission(session, actor, ticket, entrant, utcnow())
     return ticket, entrant
 

@@ -15,7 +15,6 @@ from conference.auth.sessions import current_patient
 from conference.db import utcnow
 from conference.http import DbSession, OptionalCallerDep, SettingsDep
 from conference.rtc import service
-from conference.rtc.api import occurrence_key, parse_occurrence
 
 
 @dataclass(frozen=True)
@@ -24,10 +23,6 @@ class RoomView:
     when: str
     signal_url: str
     leave_url: str
-
-
-def room_path(meeting_id: uuid.UUID, occurrence_start: Any) -> str:
-    return f"/rooms/{meeting_id}/{occurrence_key(occurrence_start)}"
 
 
 def _when(ticket: service.RoomTicket, zone_name: str) -> str:
@@ -45,7 +40,7 @@ async def room_page(
     meeting_id: FromPath[uuid.UUID],
     occurrence: FromPath[str],
 ) -> Template:
-    ticket = await service.ticket_for(db_session, meeting_id, parse_occurrence(occurrence), settings)
+    ticket = await service.ticket_for(db_session, meeting_id, service.parse_occurrence(occurrence), settings)
     if optional_caller is not None:
         entrant = await service.entrant_for_clinician(db_session, optional_caller, ticket)
         zone, leave = optional_caller.person.time_zone, f"/meetings/{meeting_id}"
@@ -62,7 +57,10 @@ async def room_page(
         context={
             "caller": optional_caller,
             "room": RoomView(
-                title, _when(ticket, zone), f"/api/v1{room_path(meeting_id, ticket.occurrence_start)}/signal", leave
+                title,
+                _when(ticket, zone),
+                f"/api/v1{service.room_path(meeting_id, ticket.occurrence_start)}/signal",
+                leave,
             ),
             "me": {"name": entrant.name, "role": entrant.role, "is_host": entrant.is_host},
         },

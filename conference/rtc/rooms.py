@@ -18,7 +18,6 @@ from typing import Protocol
 from aiortc import RTCConfiguration, RTCIceServer
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from conference.audit.service import Actor
 from conference.consent import service as consent
 from conference.db import utcnow
 from conference.errors import DomainError
@@ -194,7 +193,9 @@ class LiveRoom:
             if member is None:
                 continue
             if move.to is Place.ROOM:
-                refusal = await self._admission_refused(member)
+                # A host (re)connecting was checked at the door (api.py) just before being seated here.
+                at_the_door = member.entrant.is_host and move.reason in ("arrived", "resumed")
+                refusal = None if at_the_door else await self._admission_refused(member)
                 if refusal is not None:
                     pending.extend(self.lobby.leave(member.seat.id, "consent"))
                     await self._send(member, signaling.Error(code="consent", message=refusal))
@@ -211,7 +212,7 @@ class LiveRoom:
 
     async def _admission_refused(self, member: _Member) -> str | None:
         """The consent policy and the meeting, asked afresh at every admission."""
-        actor = _actor(self.ticket, member)
+        actor = service.entrant_actor(self.ticket, member.entrant, member.client_address)
         async with self._sessions() as session:
             try:
                 async with session.begin():
@@ -314,12 +315,6 @@ class LiveRoom:
     def _require_in_room(self, seat: Seat) -> None:
         if seat.place is not Place.ROOM:
             raise signaling.SignalingError("not_admitted", "Wait until a clinician lets you in.")
-
-
-def _actor(ticket: service.RoomTicket, member: _Member) -> Actor:
-    if member.entrant.attendee == "patient":
-        return Actor(kind="patient", id=ticket.patient_id, client_address=member.client_address)
-    return Actor(kind="person", id=member.entrant.person_id, client_address=member.client_address)
 
 
 def _attendance_reason(reason: str) -> service.LeftReason:

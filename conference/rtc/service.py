@@ -111,6 +111,21 @@ class Entrant:
 
 # ---- which room ---------------------------------------------------------------------------------
 
+_OCCURRENCE_FORMAT = "%Y%m%dT%H%M%SZ"
+
+
+def room_path(meeting_id: uuid.UUID, occurrence_start: dt.datetime) -> str:
+    """The room page of one occurrence, named by its original start in UTC."""
+    return f"/rooms/{meeting_id}/{occurrence_start.astimezone(dt.UTC):{_OCCURRENCE_FORMAT}}"
+
+
+def parse_occurrence(text: str) -> dt.datetime:
+    """The original start named in a room address; an address that names none is a missing room."""
+    try:
+        return dt.datetime.strptime(text, _OCCURRENCE_FORMAT).replace(tzinfo=dt.UTC)
+    except ValueError:
+        raise NotFound(MEETING_NOT_FOUND) from None
+
 
 async def _fresh_meeting(session: AsyncSession, meeting_id: uuid.UUID) -> Meeting | None:
     # populate_existing: a long-lived session must still see a cancellation or a removed participant.
@@ -411,7 +426,8 @@ def removals_for(loss: consent.CoverageLoss) -> list[tuple[uuid.UUID, uuid.UUID,
 # ---- attendance ---------------------------------------------------------------------------------
 
 
-def _entrant_actor(ticket: RoomTicket, entrant: Entrant, client_address: str | None) -> Actor:
+def entrant_actor(ticket: RoomTicket, entrant: Entrant, client_address: str | None) -> Actor:
+    """Who acts when this entrant enters or leaves: the patient themself, or the clinician."""
     if entrant.attendee == "patient":
         return Actor(kind="patient", id=ticket.patient_id, client_address=client_address)
     return Actor(kind="person", id=entrant.person_id, client_address=client_address)
@@ -450,7 +466,7 @@ async def record_join(
     await session.flush()
     await audit.record(
         session,
-        _entrant_actor(ticket, entrant, client_address),
+        entrant_actor(ticket, entrant, client_address),
         "room.join",
         patient_id=ticket.patient_id,
         subject=f"meeting:{ticket.meeting_id}",

@@ -336,9 +336,6 @@ class MediaRoom:
         peer = self._peers.pop(participant, None)
         if peer is None:
             return
-        for source in peer.sources.values():
-            source.close()
-        peer.sources.clear()
         if peer.negotiation is not None:
             peer.negotiation.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):

@@ -12,13 +12,9 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect
 from tests.e2e.conftest import LiveServer, StartServer, new_context
 from tests.e2e.test_sign_in import sign_in
 from tests.support.coturn import Turn, running_coturn
-from tests.support.live_room import ROOM_ENV, narrow_consent_to, staff_api
+from tests.support.live_room import ROOM_ENV, narrow_consent_to, staff_email
 
 MEDIA_TIMEOUT_MS = 30_000
-
-
-def _email(server: LiveServer, team_role: str) -> str:
-    return next(p["email"] for p in server.demo["people"] if p["team_role"] == team_role)
 
 
 class Meeting:
@@ -34,7 +30,7 @@ class Meeting:
 
     def clinician(self, team_role: str) -> Page:
         page = self.page()
-        email = _email(self.server, team_role)
+        email = staff_email(self.server.demo, team_role)
         sign_in(page, self.server, email, self.server.password(email))
         page.goto(self.server.demo["meeting_now"]["room_url"])
         return page
@@ -96,12 +92,7 @@ def _meet(server: LiveServer, browser: Browser) -> None:
         _sees_and_hears_everyone_else(patient, 2)
 
         # The patient's consent changes: it no longer covers the prescriber, who is removed at once.
-        email = _email(server, "primary_therapist")
-        api = staff_api(server.base_url, email, server.password(email))
-        try:
-            narrow_consent_to(api, server.demo["patient"]["id"], ["primary_therapist", "case_manager"])
-        finally:
-            api.close()
+        narrow_consent_to(server.base_url, server.demo, ["primary_therapist", "case_manager"])
         expect(prescriber.locator("#room")).to_have_attribute("data-state", "ended")
         expect(prescriber.locator("#room-ended")).to_contain_text("consent")
         expect(therapist.locator(".tile:not([data-self])")).to_have_count(1)

@@ -9,7 +9,14 @@ import pytest
 from conference.rtc import aiortc_internals, signaling
 from conference.rtc.client import RoomClient
 from tests.e2e.conftest import LiveServer, StartServer
-from tests.support.live_room import ROOM_ENV, narrow_consent_to, patient_cookies, signal_url, staff_api, staff_cookies
+from tests.support.live_room import (
+    ROOM_ENV,
+    narrow_consent_to,
+    patient_cookies,
+    signal_url,
+    staff_cookies,
+    staff_email,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -24,12 +31,8 @@ def room_server(start_server: StartServer) -> LiveServer:
     return start_server(ROOM_ENV, demo_args=("--meeting-now",))
 
 
-def _email(server: LiveServer, team_role: str) -> str:
-    return next(p["email"] for p in server.demo["people"] if p["team_role"] == team_role)
-
-
 def _client(server: LiveServer, team_role: str) -> RoomClient:
-    email = _email(server, team_role)
+    email = staff_email(server.demo, team_role)
     cookies = staff_cookies(server.base_url, email, server.password(email))
     return RoomClient(signal_url(server.base_url, server.demo["meeting_now"]["room_url"]), cookies=cookies)
 
@@ -166,12 +169,7 @@ async def test_a_revoked_consent_removes_whom_it_no_longer_covers_at_once(room_s
         await therapist.send(signaling.Admit(participant=patient.welcome.participant))  # type: ignore[union-attr]
         await patient.wait_until(lambda c: c.state == "in-room")
 
-        email = _email(room_server, "primary_therapist")
-        api = staff_api(room_server.base_url, email, room_server.password(email))
-        try:
-            narrow_consent_to(api, room_server.demo["patient"]["id"], ["primary_therapist", "case_manager"])
-        finally:
-            api.close()
+        narrow_consent_to(room_server.base_url, room_server.demo, ["primary_therapist", "case_manager"])
 
         await prescriber.wait_until(lambda c: c.state == "ended")
         removed = next(m for m in prescriber.messages if isinstance(m, signaling.Removed))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import httpx
 
@@ -14,14 +15,18 @@ ROOM_ENV = {
 }
 
 
+def staff_email(demo: dict[str, Any], team_role: str) -> str:
+    """The demo clinic's member of staff in this care-team role."""
+    return str(next(person["email"] for person in demo["people"] if person["team_role"] == team_role))
+
+
 def staff_cookies(base_url: str, email: str, password: str) -> dict[str, str]:
     """The cookies of a member of staff who signed in."""
-    with httpx.Client(base_url=base_url, trust_env=False, timeout=10.0) as client:
-        client.get("/sign-in")
-        token = client.cookies["conference_csrf"]
-        response = client.post("/sign-in", data={"email": email, "password": password, "_csrf_token": token})
-        assert response.status_code == 303, response.text
+    client = staff_api(base_url, email, password)
+    try:
         return dict(client.cookies.items())
+    finally:
+        client.close()
 
 
 def patient_cookies(base_url: str, link: str) -> tuple[dict[str, str], str]:
@@ -48,11 +53,23 @@ def staff_api(base_url: str, email: str, password: str) -> httpx.Client:
     return client
 
 
-def narrow_consent_to(api: httpx.Client, patient_id: str, team_roles: list[str]) -> None:
-    """Record a consent covering only ``team_roles`` for joint sessions, then revoke the broader ones.
+def narrow_consent_to(base_url: str, demo: dict[str, Any], team_roles: list[str]) -> None:
+    """As the demo therapist, record a consent covering only ``team_roles`` for joint sessions, then
+    revoke the broader ones.
 
     Whoever else was covered loses coverage at that moment, as if the patient had changed their mind.
     """
+    email = staff_email(demo, "primary_therapist")
+    password = next(person["password"] for person in demo["people"] if person["email"] == email)
+    patient_id = demo["patient"]["id"]
+    api = staff_api(base_url, email, password)
+    try:
+        _narrow(api, patient_id, team_roles)
+    finally:
+        api.close()
+
+
+def _narrow(api: httpx.Client, patient_id: str, team_roles: list[str]) -> None:
     before = api.get(f"/api/v1/patients/{patient_id}/consents")
     assert before.status_code == 200, before.text
     signed = api.post(

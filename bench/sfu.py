@@ -137,7 +137,11 @@ async def serve(mode: str) -> None:
 
     async def run(message: dict[str, Any]) -> None:
         participant = uuid.UUID(message["id"]) if "id" in message else None
-        if message["op"] == "publish":
+        if message["op"] == "admit":  # what the room does on admission, before the client's offer
+            room.admit(participant)
+        elif message["op"] == "leave":
+            await room.remove(participant)
+        elif message["op"] == "publish":
             tracks = [Track(mid=t["mid"], source=t["source"]) for t in message["tracks"]]
             answer = await room.publish(participant, message["sdp"], tracks)
             emit({"op": "answer", "id": message["id"], "sdp": answer})
@@ -213,11 +217,17 @@ class Server:
     async def join(self, client: MediaClient) -> uuid.UUID:
         participant = uuid.uuid4()
         self.clients[participant] = client
+        if self.mode == "forward":
+            self._send({"op": "admit", "id": str(participant)})
         sdp, tracks = await client.publish_offer()
         future = self._waiting[str(participant)] = asyncio.get_running_loop().create_future()
         self._send({"op": "publish", "id": str(participant), "sdp": sdp, "tracks": [_track_out(t) for t in tracks]})
         await client.publish_answer((await future)["sdp"])
         return participant
+
+    async def leave(self, participant: uuid.UUID) -> None:
+        self._send({"op": "leave", "id": str(participant)})
+        await self.clients.pop(participant).close()
 
     def subscribe_all(self) -> None:
         self._send({"op": "subscribe_all"})
@@ -292,9 +302,13 @@ async def first_frame(packets: list[tuple[bytes, bool]], runs: int) -> list[floa
         for _ in range(runs):
             viewer = MediaClient(audio=AudioStreamTrack(), decode=True)
             started = time.monotonic()
-            await server.join(viewer)
+            joined = await server.join(viewer)
             await viewer.wait_for(lambda v=viewer: v.frames_from(publisher, "camera") > 0, within=10)  # type: ignore[misc]
             delays.append((viewer.received[(publisher, "camera")].first_frame_at or started) - started)
+            # Every participant of this harness shares one process; in a real room each decodes on its
+            # own device, so a timed participant leaves before the next joins rather than pile up.
+            await server.leave(joined)
+            await asyncio.sleep(0.5)
         return delays
     finally:
         await server.stop()

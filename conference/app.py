@@ -33,6 +33,7 @@ from conference.auth import pages as auth_pages
 from conference.auth.oidc import OidcClient
 from conference.auth.sessions import SESSION_STORE, SessionConfig, SignInRequired
 from conference.background import periodic
+from conference.channels import Channels, RedisChannels
 from conference.consent import api as consent_api
 from conference.consent import pages as consent_pages
 from conference.consent import service as consent_service
@@ -100,7 +101,8 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
     redis_client = Redis.from_url(settings.redis_url) if settings.redis_url else None
     store_engine = create_sqlite_store_engine(settings) if settings.is_sqlite and redis_client is None else None
 
-    rooms = RoomRegistry(settings, engine)
+    channels = RedisChannels(redis_client) if redis_client is not None else Channels()
+    rooms = RoomRegistry(settings, engine, channels)
 
     @asynccontextmanager
     async def lifespan(_app: Litestar) -> AsyncGenerator[None, None]:
@@ -109,6 +111,7 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
         if closed:
             log.info("closed %d attendance records left open by a restart", closed)
         consent_service.on_coverage_lost(rooms.on_coverage_lost)
+        await channels.start()
         if store_engine is not None:
             async with store_engine.begin() as connection:
                 await connection.run_sync(cast(Table, KeyValueEntry.__table__).create, checkfirst=True)
@@ -123,6 +126,7 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
                 yield
         finally:
             consent_service.remove_coverage_listener(rooms.on_coverage_lost)
+            await channels.close()
             await rooms.close()
             await engine.dispose()
             if store_engine is not None:

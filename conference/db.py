@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import logging
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, Session, mapped_column
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from conference.settings import Settings
@@ -159,3 +160,44 @@ def upgrade_database(settings: Settings, revision: str = "head") -> None:
 async def upgrade_database_async(settings: Settings, revision: str = "head") -> None:
     # Alembic's env runs its own event loop, so it needs a thread of its own.
     await asyncio.to_thread(upgrade_database, settings, revision)
+
+
+# ---- work that must wait for a commit -----------------------------------------------------------
+
+_AFTER_COMMIT = "conference.after_commit"
+_LISTENING = "conference.after_commit.listening"
+_running_after_commit: set[asyncio.Task[None]] = set()
+
+
+def after_commit(session: AsyncSession, work: Callable[[], Awaitable[None]]) -> None:
+    """Run ``work`` once the session's current transaction commits; forget it if it rolls back.
+
+    For news that others act on (another instance, another connection): telling them before the
+    commit would let them read the old state, or act on a change that is then rolled back.
+    """
+    sync_session = session.sync_session
+    sync_session.info.setdefault(_AFTER_COMMIT, []).append(work)
+    if not sync_session.info.get(_LISTENING):
+        sync_session.info[_LISTENING] = True
+        event.listen(sync_session, "after_commit", _run_after_commit)
+        event.listen(sync_session, "after_rollback", _forget_after_commit)
+
+
+def _run_after_commit(sync_session: Session) -> None:
+    loop = asyncio.get_running_loop()
+    for work in sync_session.info.pop(_AFTER_COMMIT, []):
+        task = loop.create_task(_logged(work))
+        _running_after_commit.add(task)
+        task.add_done_callback(_running_after_commit.discard)
+
+
+async def _logged(work: Callable[[], Awaitable[None]]) -> None:
+    try:
+        await work()
+    except Exception:
+        # Nobody awaits this task; the error would otherwise surface only as a warning at exit.
+        logging.getLogger("conference.db").exception("work after a commit failed")
+
+
+def _forget_after_commit(sync_session: Session) -> None:
+    sync_session.info.pop(_AFTER_COMMIT, None)

@@ -143,6 +143,7 @@ class MediaClient:
     configuration: RTCConfiguration = field(default_factory=lambda: RTCConfiguration(iceServers=[]))
     audio: MediaStreamTrack | None = None
     video: MediaStreamTrack | None = None
+    screen: MediaStreamTrack | None = None  # a shared screen, from the start
     decode: bool = True
     video_codec: str | None = None  # e.g. "video/H264" to publish H.264 instead of VP8
     received: dict[tuple[uuid.UUID, str], Received] = field(default_factory=dict)
@@ -158,7 +159,7 @@ class MediaClient:
         video = pc.addTransceiver(self.video or "video", direction="sendonly")
         if isinstance(self.video, PreEncodedVideo):
             aiortc_internals.on_keyframe_request(video.sender, self.video.request_keyframe)
-        pc.addTransceiver("video", direction="sendonly")  # the screen, idle until shared
+        pc.addTransceiver(self.screen or "video", direction="sendonly")  # without a screen, idle
         if self.video_codec:
             wanted = [c for c in RTCRtpSender.getCapabilities("video").codecs if c.mimeType == self.video_codec]
             video.setCodecPreferences(wanted)

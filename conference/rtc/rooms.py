@@ -15,10 +15,14 @@ import uuid
 from dataclasses import dataclass
 from typing import Protocol
 
+import msgspec
 from aiortc import RTCConfiguration, RTCIceServer
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from conference import db
+from conference.channels import Channels
 from conference.consent import service as consent
+from conference.consent.policy import Purpose
 from conference.db import utcnow
 from conference.errors import DomainError
 from conference.rtc import ice, service, signaling
@@ -33,6 +37,7 @@ NO_HOST_MESSAGE = "Your clinicians have stepped out. You're back in the waiting 
 SENT_BACK_MESSAGE = "A clinician moved you to the waiting room. They will let you back in shortly."
 _LOBBY_WORDING = {"no_host": NO_HOST_MESSAGE, "sent_to_lobby": SENT_BACK_MESSAGE}
 TOUCH_EVERY = dt.timedelta(seconds=30)
+COVERAGE_TOPIC = "coverage-lost"
 _GONE_WORDING = {
     "declined": ("declined", "Your care team can't see you in this meeting right now. They will contact you."),
     "consent": ("consent", "The patient's consent no longer covers your presence in this meeting."),
@@ -228,6 +233,7 @@ class LiveRoom:
                     session, self.ticket, member.entrant, utcnow(), client_address=member.client_address
                 )
         await self._send(member, signaling.Admitted())
+        self.media.admit(member.seat.id)
 
     async def _leave_room(self, member: _Member, reason: str) -> None:
         await self.media.remove(member.seat.id)
@@ -336,12 +342,13 @@ RoomKey = tuple[uuid.UUID, dt.datetime]
 class RoomRegistry:
     """The live rooms of this process, and the background work they need."""
 
-    def __init__(self, settings: Settings, engine: AsyncEngine) -> None:
+    def __init__(self, settings: Settings, engine: AsyncEngine, channels: Channels) -> None:
         self.settings = settings
         self.engine = engine
         self.rooms: dict[RoomKey, LiveRoom] = {}
         self._lock = asyncio.Lock()
-        self._removals: set[asyncio.Future[None]] = set()
+        self._channels = channels
+        channels.subscribe(COVERAGE_TOPIC, self._remove_uncovered)
 
     async def room_for(self, ticket: service.RoomTicket) -> LiveRoom:
         async with self._lock:
@@ -368,24 +375,32 @@ class RoomRegistry:
             await self.release(room)
 
     async def on_coverage_lost(
-        self, _session: AsyncSession, loss: consent.CoverageLoss, _settings: Settings
+        self, session: AsyncSession, loss: consent.CoverageLoss, _settings: Settings
     ) -> list[str]:
-        """Remove everyone a changed consent no longer covers from that patient's live rooms.
+        """Announce, once the changed consent is committed, whom it no longer covers in live rooms.
 
-        Runs inside the transaction that changed the consent, which holds the database; the removal
-        (which records attendance) starts now and completes as soon as that transaction ends.
+        Every instance hears it (``COVERAGE_TOPIC``) and takes those people out of the rooms it
+        serves; the room may live on another instance than the one that changed the consent.
         """
-        removed: list[str] = []
-        for patient_id, person_id, purpose in service.removals_for(loss):
+        removals = service.removals_for(loss)
+        if not removals:
+            return []
+        payload = msgspec.json.encode(removals)
+        db.after_commit(session, lambda: self._channels.publish(COVERAGE_TOPIC, payload))
+        return [f"room_removal:{person}" for _patient, person, _purpose in removals]
+
+    async def _remove_uncovered(self, payload: bytes) -> None:
+        try:
+            removals = msgspec.json.decode(payload, type=list[tuple[uuid.UUID, uuid.UUID, Purpose]])
+        except msgspec.ValidationError:
+            log.warning("ignored a malformed coverage-loss message")
+            return
+        for patient_id, person_id, purpose in removals:
             for room in list(self.rooms.values()):
                 ticket = room.ticket
                 present = any(m.entrant.person_id == person_id for m in room.members.values())
                 if ticket.patient_id == patient_id and ticket.purpose == purpose and present:
-                    task = asyncio.ensure_future(room.remove_person(person_id))
-                    self._removals.add(task)
-                    task.add_done_callback(self._removals.discard)
-                    removed.append(str(person_id))
-        return removed
+                    await room.remove_person(person_id)
 
     async def close(self) -> None:
         for room in list(self.rooms.values()):

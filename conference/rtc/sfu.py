@@ -176,8 +176,9 @@ class Slot(MediaStreamTrack):
         source.slots.add(self)
         self._gated = self.kind == "video"
         self._offset = None
-        if self._started:
-            source.request_keyframe()
+        # Asked now, not when the sender starts: the keyframe then travels while the subscriber's
+        # connection is still being set up, and waits in the queue for it.
+        source.request_keyframe()
 
     def detach(self) -> None:
         if self.source is not None:
@@ -208,7 +209,8 @@ class Slot(MediaStreamTrack):
             raise MediaStreamError
         if not self._started:
             self._started = True
-            self.request_keyframe()
+            if self._gated:
+                self.request_keyframe()
         item = await self._queue.get()
         if item is None:
             raise MediaStreamError
@@ -260,6 +262,17 @@ class MediaRoom:
 
     # ---- what the signaling layer calls ---------------------------------------------------------
 
+    def admit(self, participant: uuid.UUID) -> None:
+        """Start sending a newly admitted participant everyone else's media at once.
+
+        The subscribe offer goes out without waiting for the participant's own publish offer, so the
+        two connections' ICE and DTLS handshakes overlap instead of following one another.
+        """
+        peer = self._peers.get(participant)
+        if peer is None:
+            peer = self._peers[participant] = _Peer(participant)
+        self._subscribe_to_others(peer)
+
     async def publish(self, participant: uuid.UUID, sdp: str, tracks: list[Track]) -> str:
         """Take a client's publish offer; answer it and start forwarding what it sends."""
         _check_description(sdp, kinds={"audio": 1, "video": 2})
@@ -268,7 +281,7 @@ class MediaRoom:
             peer = self._peers[participant] = _Peer(participant)
         elif peer.publish is not None:
             await self._close_publish(peer)
-        connection = peer.publish = RTCPeerConnection(self._configuration())
+        connection = peer.publish = RTCPeerConnection(bundled(self._configuration()))
         named = {track.mid: track.source for track in tracks}
         seen: dict[str, int] = {"audio": 0, "video": 0}
 
@@ -296,11 +309,7 @@ class MediaRoom:
         except (ValueError, TypeError, AttributeError) as error:
             await self._close_publish(peer)
             raise SignalingError("invalid_sdp", f"The session description could not be used: {error}.") from None
-        for other in self._peers.values():
-            if other.id != participant:
-                for source in other.sources.values():
-                    if source.active:
-                        self._subscribe(peer, source)
+        self._subscribe_to_others(peer)
         return connection.localDescription.sdp
 
     async def subscriber_answer(self, participant: uuid.UUID, sdp: str) -> None:
@@ -368,8 +377,15 @@ class MediaRoom:
 
     def _source_ready(self, source: PublishedSource) -> None:
         for peer in self._peers.values():
-            if peer.id != source.owner and peer.publish is not None:
+            if peer.id != source.owner:
                 self._subscribe(peer, source)
+
+    def _subscribe_to_others(self, peer: _Peer) -> None:
+        for other in self._peers.values():
+            if other.id != peer.id:
+                for source in other.sources.values():
+                    if source.active:
+                        self._subscribe(peer, source)
 
     def _subscribe(self, peer: _Peer, source: PublishedSource) -> None:
         assert source.key is not None
@@ -469,11 +485,12 @@ def _check_description(sdp: str, *, kinds: dict[str, int]) -> None:
 
 
 def bundled(configuration: RTCConfiguration) -> RTCConfiguration:
-    """One transport for every m-section from the start.
+    """One transport for every m-section from the start, on both of a participant's connections.
 
     Under aiortc's default (balanced) policy, a second m-section of a kind created in the same round
     as the first is tied to the first one's provisional transport and never moves to the bundled
-    one, so its sender never starts.
+    one: on a subscribe connection its sender never starts; on a publish connection its receiver
+    is never registered, so a shared screen's packets were routed, by payload type, into the camera.
     """
     return dataclasses.replace(configuration, bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
 

@@ -131,12 +131,16 @@ StartServer = Callable[..., LiveServer]
 
 @pytest.fixture
 def start_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[StartServer]:
-    """Factory: ``start_server(extra_env=None, port=None, demo_args=()) -> LiveServer``, stopped after the test."""
+    """Factory: ``start_server(extra_env=None, port=None, demo_args=(), demo=None) -> LiveServer``, stopped after
+    the test. Given ``demo`` (another instance's, sharing its database), the demo clinic is not created again."""
     started: list[LiveServer] = []
     request.node.stash[_SERVERS] = started
 
     def start(
-        extra_env: Mapping[str, str] | None = None, port: int | None = None, demo_args: tuple[str, ...] = ()
+        extra_env: Mapping[str, str] | None = None,
+        port: int | None = None,
+        demo_args: tuple[str, ...] = (),
+        demo: dict[str, Any] | None = None,
     ) -> LiveServer:
         port = port if port is not None else free_port()
         root = tmp_path_factory.mktemp("live-server")
@@ -151,24 +155,26 @@ def start_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
         )
         env.update(extra_env or {})
 
-        demo_run = subprocess.run(
-            [*_conference_command(), "demo", "--json", *demo_args],
-            env=env,
-            cwd=root,
-            capture_output=True,
-            text=True,
-            timeout=DEMO_TIMEOUT_S,
-            check=False,
-        )
-        if demo_run.returncode != 0:
-            pytest.fail(
-                f"`conference demo --json` exited with {demo_run.returncode}:\n"
-                f"{demo_run.stdout[-_OUTPUT_TAIL_CHARS:]}\n{demo_run.stderr[-_OUTPUT_TAIL_CHARS:]}"
+        if demo is None:
+            demo_run = subprocess.run(
+                [*_conference_command(), "demo", "--json", *demo_args],
+                env=env,
+                cwd=root,
+                capture_output=True,
+                text=True,
+                timeout=DEMO_TIMEOUT_S,
+                check=False,
             )
-        try:
-            demo = json.loads(demo_run.stdout)
-        except json.JSONDecodeError as error:
-            pytest.fail(f"`conference demo --json` printed no JSON ({error}):\n{demo_run.stdout[-_OUTPUT_TAIL_CHARS:]}")
+            if demo_run.returncode != 0:
+                pytest.fail(
+                    f"`conference demo --json` exited with {demo_run.returncode}:\n"
+                    f"{demo_run.stdout[-_OUTPUT_TAIL_CHARS:]}\n{demo_run.stderr[-_OUTPUT_TAIL_CHARS:]}"
+                )
+            try:
+                demo = json.loads(demo_run.stdout)
+            except json.JSONDecodeError as error:
+                printed = demo_run.stdout[-_OUTPUT_TAIL_CHARS:]
+                pytest.fail(f"`conference demo --json` printed no JSON ({error}):\n{printed}")
 
         server = LiveServer(base_url=base_url, port=port, demo=demo, data_dir=data_dir, log_path=root / "server.log")
         started.append(server)

@@ -83,6 +83,18 @@ def _meet(server: LiveServer, browser: Browser) -> None:
         for page in (therapist, patient, prescriber):
             _sees_and_hears_everyone_else(page, 2)
 
+        # The therapist shares a screen: the others decode it as its own tile, which goes when it stops.
+        therapist_id = therapist.locator(".tile[data-self]").get_attribute("data-participant")
+        therapist.locator("#screen-button").click()
+        expect(therapist.locator("#screen-button")).to_have_attribute("aria-pressed", "true")
+        for page in (patient, prescriber):
+            screen = page.locator(f'figure.screen-tile[data-screen-of="{therapist_id}"]')
+            expect(screen).to_have_attribute("data-video-frames", re.compile(r"^[1-9]\d*$"), timeout=MEDIA_TIMEOUT_MS)
+            assert screen.locator("video").evaluate("video => video.videoWidth") > 0
+        therapist.locator("#screen-button").click()
+        for page in (patient, prescriber):
+            expect(page.locator("figure.screen-tile")).to_have_count(0, timeout=MEDIA_TIMEOUT_MS)
+
         # Back to the lobby, and admitted again.
         therapist.locator('.tile[data-role="Patient"] button[data-action="send-to-lobby"]').click()
         expect(patient.locator("#room")).to_have_attribute("data-state", "lobby")

@@ -96,6 +96,35 @@ async def test_h264_publisher_reaches_subscribers_as_h264(harness: Harness) -> N
     del subscriber
 
 
+async def test_a_shared_screen_arrives_as_its_own_source_beside_the_camera(harness: Harness) -> None:
+    presenter, _ = await harness.join(MediaClient(video=SyntheticVideo(), screen=SyntheticVideo(640, 360)))
+    viewer, client = await harness.join(MediaClient())
+    await client.wait_for(
+        lambda: client.frames_from(presenter, "screen") >= 5 and client.frames_from(presenter, "camera") >= 5,
+        within=20,
+    )
+    sources = harness.room.sources_of(presenter)
+    assert sources["screen"].frames > 0 and sources["camera"].frames > 0
+    # Each stream kept its own frames: neither source took the other's (they would, routed by payload type).
+    assert sources["camera"].frames < 1.5 * sources["screen"].frames + 30
+    del viewer
+
+
+async def test_admission_alone_brings_everyone_elses_media_without_publishing_first(harness: Harness) -> None:
+    publisher, _ = await harness.join()
+    viewer, client = uuid.uuid4(), MediaClient()
+    harness.clients[viewer] = client
+    harness.room.admit(viewer)  # what the room does on admission, before any offer from the participant
+    await client.wait_for(lambda: client.frames_from(publisher, "camera") >= 3, within=20)
+    assert client.publish_pc is None
+    # Publishing afterwards keeps the subscription it already has.
+    sdp, tracks = await client.publish_offer()
+    await client.publish_answer(await harness.room.publish(viewer, sdp, tracks))
+    frames = client.frames_from(publisher, "camera")
+    await client.wait_for(lambda: client.frames_from(publisher, "camera") >= frames + 3, within=20)
+    assert not harness.failures
+
+
 async def test_a_slot_left_by_a_departed_publisher_is_reused(harness: Harness) -> None:
     first, _ = await harness.join()
     viewer, client = await harness.join(MediaClient())

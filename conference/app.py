@@ -33,6 +33,8 @@ from conference.auth import pages as auth_pages
 from conference.auth.oidc import OidcClient
 from conference.auth.sessions import SESSION_STORE, SessionConfig, SignInRequired
 from conference.background import periodic
+from conference.caretime import api as caretime_api
+from conference.caretime import pages as caretime_pages
 from conference.channels import Channels, RedisChannels
 from conference.consent import api as consent_api
 from conference.consent import pages as consent_pages
@@ -42,8 +44,12 @@ from conference.db import KeyValueEntry, create_engine, create_sqlite_store_engi
 from conference.errors import DomainError
 from conference.http import DbSession
 from conference.mail import deliver_pending
+from conference.minutes import api as minutes_api
+from conference.minutes import pages as minutes_pages
 from conference.people import api as people_api
 from conference.people import pages as people_pages
+from conference.plans import api as plans_api
+from conference.plans import pages as plans_pages
 from conference.rtc import aiortc_internals
 from conference.rtc import api as rtc_api
 from conference.rtc import pages as rtc_pages
@@ -146,6 +152,12 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
             *scheduling_api.route_handlers,
             *rtc_pages.route_handlers,
             *rtc_api.route_handlers,
+            *caretime_pages.route_handlers,
+            *caretime_api.route_handlers,
+            *minutes_pages.route_handlers,
+            *minutes_api.route_handlers,
+            *plans_pages.route_handlers,
+            *plans_api.route_handlers,
             create_static_files_router(
                 path="/static", directories=[WEB_DIR / "static"], name="static", include_in_schema=False
             ),

@@ -122,7 +122,9 @@ def load_models() -> None:
     import conference.audit.models
     import conference.consent.models
     import conference.mail
+    import conference.minutes.models
     import conference.people.models
+    import conference.plans.models
     import conference.rtc.models
     import conference.scheduling.models  # noqa: F401
 

@@ -20,6 +20,7 @@ from conference.consent import service as consent
 from conference.consent.policy import ExpiryEvent, Purpose
 from conference.consent.schemas import ConsentTerms, InPersonConsent, ProvisionIn
 from conference.db import session_scope, utcnow
+from conference.demo_plan import ensure_clinical_record
 from conference.people import service as people
 from conference.people.models import CareTeamMember, Patient, Person
 from conference.people.passwords import hash_password
@@ -272,6 +273,7 @@ async def create_demo(settings: Settings, *, meeting_now: bool = False) -> dict[
         therapist = people.Caller(person=staff["therapist"])
         await _ensure_consent(session, therapist, patient)
         await _ensure_meetings(session, therapist, patient, staff, settings)
+        record = await ensure_clinical_record(session, staff, patient, settings)
         now_meeting = await _ensure_meeting_now(session, therapist, patient, staff, settings) if meeting_now else None
         for demo in DEMO_PEOPLE:
             await _ensure_feed(session, staff[demo.key], passwords[f"feed:{demo.key}"])
@@ -296,6 +298,7 @@ async def create_demo(settings: Settings, *, meeting_now: bool = False) -> dict[
             "join_link": f"{settings.public_base_url}/join/{token}",
             "join_link_expires_at": expires.isoformat(timespec="seconds"),
         },
+        "record": record,
         **({"meeting_now": now_meeting} if now_meeting else {}),
     }
 
@@ -314,6 +317,15 @@ def describe(demo: dict[str, Any]) -> str:
         f"Patient's join link (valid until {demo['patient']['join_link_expires_at']}):",
         f"  {demo['patient']['join_link']}",
     ]
+    record = demo["record"]
+    lines += ["", "Treatment plan (two versions):", f"  {record['plan_url']}"]
+    if "minutes_url" in record:
+        lines += ["Last week's case review, signed minutes:", f"  {record['minutes_url']}"]
+    if "pending_revision_url" in record:
+        lines += [
+            "The revision they proposed, waiting for the medical director:",
+            f"  {record['pending_revision_url']}",
+        ]
     if "meeting_now" in demo:
         lines += [
             "",

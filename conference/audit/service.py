@@ -8,8 +8,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import select, text
+from sqlalchemy import event, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from conference.audit.chain import (
     GENESIS_HASH,
@@ -26,6 +27,7 @@ ActorKind = Literal["person", "patient", "system", "anonymous"]
 
 # Any constant works; it names the one lock that orders audit writers on PostgreSQL.
 _AUDIT_LOCK_KEY = 0x0A0D17
+_HOLDS_WRITER_LOCK = "conference.audit.writer_lock"
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,33 @@ class Actor:
         return cls(kind="system")
 
 
+async def queue_writer(session: AsyncSession) -> None:
+    """Wait for this transaction's turn to write; held until it ends. Call it before locking rows.
+
+    On PostgreSQL every transaction that writes takes the one audit lock before its first row lock
+    (the first flush takes it too, see ``_queue_before_first_write``): when some took rows first and
+    others the audit lock first, two could each hold what the other waits for. SQLite serializes
+    writers at ``BEGIN IMMEDIATE`` already.
+    """
+    await session.run_sync(_take_writer_lock)
+
+
+def _take_writer_lock(sync_session: Session) -> None:
+    transaction = sync_session.get_transaction()
+    if sync_session.get_bind().dialect.name != "postgresql" or transaction is None:
+        return
+    if sync_session.info.get(_HOLDS_WRITER_LOCK) is transaction:
+        return
+    sync_session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _AUDIT_LOCK_KEY})
+    sync_session.info[_HOLDS_WRITER_LOCK] = transaction
+
+
+@event.listens_for(Session, "before_flush")
+def _queue_before_first_write(sync_session: Session, _context: object, _instances: object) -> None:
+    if sync_session.new or sync_session.dirty or sync_session.deleted:
+        _take_writer_lock(sync_session)
+
+
 async def record(
     session: AsyncSession,
     actor: Actor,
@@ -51,10 +80,7 @@ async def record(
     detail: Mapping[str, Any] | None = None,
 ) -> AuditEvent:
     """Append an event in the caller's transaction, so it commits or rolls back with the change."""
-    bind = session.get_bind()
-    if bind.dialect.name == "postgresql":
-        # Held until commit: concurrent writers append one after another instead of forking the chain.
-        await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _AUDIT_LOCK_KEY})
+    await queue_writer(session)
     last = (
         await session.execute(
             select(AuditEvent.sequence, AuditEvent.event_hash).order_by(AuditEvent.sequence.desc()).limit(1)

@@ -115,7 +115,11 @@ async def sign_out(
     if optional_caller is not None:
         await auth.signed_out(db_session, optional_caller.actor)
     await end_session(request)
-    return Redirect("/sign-in?why=You+have+signed+out.", status_code=HTTP_303_SEE_OTHER)
+    # Unsent copies of minutes kept in the browser's storage hold health information: on a shared
+    # computer they must not outlive the person's session.
+    return Redirect(
+        "/sign-in?why=You+have+signed+out.", status_code=HTTP_303_SEE_OTHER, headers={"Clear-Site-Data": '"storage"'}
+    )
 
 
 def _oidc(state: State) -> OidcClient:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from typing import Any, get_args
+from zoneinfo import ZoneInfo
 
 from litestar import Request, get, post
 from litestar.params import FromPath
@@ -54,6 +55,8 @@ async def home(db_session: DbSession, caller: CallerDep) -> Template | Redirect:
 
 @get("/patients/{patient_id:uuid}")
 async def patient_page(db_session: DbSession, caller: CallerDep, patient_id: FromPath[uuid.UUID]) -> Template:
+    from conference.minutes import service as minutes
+
     patient = await service.patient_for_clinician(db_session, caller, patient_id)
     return Template(
         template_name="people/patient.html.j2",
@@ -62,6 +65,8 @@ async def patient_page(db_session: DbSession, caller: CallerDep, patient_id: Fro
             "patient": patient,
             "team": service.sorted_team(patient),
             "crisis_lead": service.crisis_lead(patient),
+            "minutes": await minutes.minutes_for_patient(db_session, caller, patient_id),
+            "zone": ZoneInfo(caller.person.time_zone),
         },
     )
 

@@ -18,16 +18,12 @@ from conference.db import utcnow
 from conference.errors import DomainError, NotFound
 from conference.rtc import service, signaling
 from conference.rtc.rooms import LiveRoom, RoomRegistry
+from conference.rtc.signaling import CloseCode
 from conference.settings import Settings
 
 log = logging.getLogger("conference.rtc")
 
 JOIN_WITHIN_SECONDS = 10
-# WebSocket close codes in the private range: the browser client shows the message it was sent first.
-CLOSE_REFUSED = 4403
-CLOSE_NOT_FOUND = 4404
-CLOSE_PROTOCOL = 4400
-CLOSE_SILENT = 4408
 
 
 class _Socket:
@@ -89,12 +85,14 @@ async def room_signal(
     await socket.accept()
     connection = _Socket(socket)
 
-    async def refuse(code: str, message: str, close_code: int) -> None:
+    # The browser shows the message it was sent first; the close code (signaling.CloseCode) says
+    # whether joining again could help.
+    async def refuse(code: str, message: str, close_code: CloseCode) -> None:
         await connection.send(signaling.Error(code=code, message=message))
         await socket.close(code=close_code, reason=code)
 
     if not _same_origin(socket, settings):
-        await refuse("origin", "This room can only be joined from the service's own pages.", CLOSE_REFUSED)
+        await refuse("origin", "This room can only be joined from the service's own pages.", CloseCode.REFUSED)
         return
     try:
         first = signaling.decode(await asyncio.wait_for(socket.receive_text(), JOIN_WITHIN_SECONDS))
@@ -102,19 +100,19 @@ async def room_signal(
             raise signaling.SignalingError("join_first", "Say which room you are joining first.")
         ticket, entrant = await _entrant(socket, settings, engine, meeting_id, occurrence)
     except TimeoutError:
-        await refuse("silent", "No join message arrived in time.", CLOSE_SILENT)
+        await refuse("silent", "No join message arrived in time.", CloseCode.SILENT)
         return
     except signaling.SignalingError as error:
-        await refuse(error.code, error.message, CLOSE_PROTOCOL)
+        await refuse(error.code, error.message, CloseCode.PROTOCOL)
         return
     except SignInRequired as error:
-        await refuse("sign_in", str(error) or "Sign in to join this meeting.", CLOSE_REFUSED)
+        await refuse("sign_in", str(error) or "Sign in to join this meeting.", CloseCode.REFUSED)
         return
     except NotFound as error:
-        await refuse("not_found", str(error), CLOSE_NOT_FOUND)
+        await refuse("not_found", str(error), CloseCode.NOT_FOUND)
         return
     except DomainError as error:
-        await refuse(type(error).__name__, str(error), CLOSE_REFUSED)
+        await refuse(type(error).__name__, str(error), CloseCode.REFUSED)
         return
     except WebSocketDisconnect:
         return

@@ -28,6 +28,7 @@ from conference.errors import DomainError
 from conference.rtc import ice, service, signaling
 from conference.rtc.lobby import Lobby, LobbyRefusal, Move, Place, Seat
 from conference.rtc.sfu import MediaRoom
+from conference.rtc.signaling import CloseCode, RemovalCode
 from conference.settings import Settings
 
 log = logging.getLogger("conference.rtc")
@@ -36,15 +37,16 @@ WAITING_MESSAGE = "Your care team will let you in shortly."
 NO_HOST_MESSAGE = "Your clinicians have stepped out. You're back in the waiting room until one of them returns."
 SENT_BACK_MESSAGE = "A clinician moved you to the waiting room. They will let you back in shortly."
 _LOBBY_WORDING = {"no_host": NO_HOST_MESSAGE, "sent_to_lobby": SENT_BACK_MESSAGE}
-TOUCH_EVERY = dt.timedelta(seconds=30)
-COVERAGE_TOPIC = "coverage-lost"
-_GONE_WORDING = {
-    "declined": ("declined", "Your care team can't see you in this meeting right now. They will contact you."),
-    "consent": ("consent", "The patient's consent no longer covers your presence in this meeting."),
-    "room_closed": ("room_closed", "This meeting's room has closed."),
-    "joined_elsewhere": ("joined_elsewhere", "You joined this meeting from another window or device."),
-    "media_failed": ("media_failed", "Your connection to the meeting was lost. Rejoin to continue."),
+DECLINED_MESSAGE = "Your care team can't see you in this meeting right now. They will contact you."
+# Seats the service takes away leave the lobby with a removal code as their reason (lobby.py says
+# "joined_elsewhere" itself); each is told why in these words before its socket closes.
+REMOVAL_MESSAGES = {
+    RemovalCode.CONSENT: "The patient's consent no longer covers your presence in this meeting.",
+    RemovalCode.ROOM_CLOSED: "This meeting's room has closed.",
+    RemovalCode.JOINED_ELSEWHERE: "You joined this meeting from another window or device.",
 }
+SWEEP_EVERY = dt.timedelta(minutes=1)  # how often stays no instance refreshes any more are closed
+COVERAGE_TOPIC = "coverage-lost"
 
 
 class Connection(Protocol):
@@ -86,7 +88,7 @@ class LiveRoom:
                 old, member.connection = member.connection, connection
                 if old is not None and old is not connection:
                     with contextlib.suppress(Exception):
-                        await old.close(4000, "resumed elsewhere")
+                        await old.close(CloseCode.RESUMED_ELSEWHERE, "resumed elsewhere")
                 await self.media.remove(seat.id)  # the client starts fresh connections
             else:
                 seat, moves = self.lobby.arrive(entrant.key, entrant.name, entrant.role, is_host=entrant.is_host)
@@ -165,7 +167,7 @@ class LiveRoom:
                 await self._apply(self._everyone_out())
                 return
             await self._apply(self.lobby.expire(now, dt.timedelta(seconds=self.settings.room_resume_seconds)))
-            if now - self._last_touch >= TOUCH_EVERY:
+            if now - self._last_touch >= service.TOUCH_EVERY:
                 self._last_touch = now
                 ids = [m.attendance for m in self.members.values() if m.attendance is not None]
                 if ids:
@@ -174,7 +176,7 @@ class LiveRoom:
 
     async def remove_person(self, person_id: uuid.UUID) -> None:
         async with self._lock:
-            await self._apply(self.lobby.remove_person(f"person:{person_id}", "consent"))
+            await self._apply(self.lobby.remove_person(f"person:{person_id}", RemovalCode.CONSENT))
 
     @property
     def empty(self) -> bool:
@@ -186,7 +188,11 @@ class LiveRoom:
         await self.media.close()
 
     def _everyone_out(self) -> list[Move]:
-        return [move for seat in list(self.lobby.seats.values()) for move in self.lobby.leave(seat.id, "room_closed")]
+        return [
+            move
+            for seat in list(self.lobby.seats.values())
+            for move in self.lobby.leave(seat.id, RemovalCode.ROOM_CLOSED)
+        ]
 
     # ---- applying moves -------------------------------------------------------------------------
 
@@ -202,7 +208,7 @@ class LiveRoom:
                 at_the_door = member.entrant.is_host and move.reason in ("arrived", "resumed")
                 refusal = None if at_the_door else await self._admission_refused(member)
                 if refusal is not None:
-                    pending.extend(self.lobby.leave(member.seat.id, "consent"))
+                    pending.extend(self.lobby.leave(member.seat.id, RemovalCode.CONSENT))
                     await self._send(member, signaling.Error(code="consent", message=refusal))
                     continue
                 await self._enter(member)
@@ -245,15 +251,14 @@ class LiveRoom:
     async def _say_goodbye(self, member: _Member, reason: str) -> None:
         if member.connection is None:
             return
-        if reason in _GONE_WORDING:
-            code, text = _GONE_WORDING[reason]
-            message: signaling.ServerMessage = (
-                signaling.Declined(message=text) if code == "declined" else signaling.Removed(code=code, message=text)
-            )
-            await self._send(member, message)
+        if reason == "declined":
+            await self._send(member, signaling.Declined(message=DECLINED_MESSAGE))
+        elif reason in REMOVAL_MESSAGES:
+            code = RemovalCode(reason)
+            await self._send(member, signaling.Removed(code=code, message=REMOVAL_MESSAGES[code]))
         connection, member.connection = member.connection, None
         with contextlib.suppress(Exception):
-            await connection.close(1000, reason)
+            await connection.close(CloseCode.NORMAL, reason)
 
     # ---- talking to clients ---------------------------------------------------------------------
 
@@ -296,6 +301,7 @@ class LiveRoom:
                 participant=seat.id,
                 name=seat.name,
                 role=seat.role,
+                host=seat.is_host,
                 audio=seat.audio,
                 video=seat.video,
                 screen=seat.screen,
@@ -325,13 +331,13 @@ class LiveRoom:
 
 def _attendance_reason(reason: str) -> service.LeftReason:
     match reason:
-        case "consent":
+        case RemovalCode.CONSENT:
             return "removed_consent"
         case "no_host" | "sent_to_lobby":
             return "sent_to_lobby"
-        case "disconnected" | "media_failed":
+        case "disconnected":
             return "disconnected"
-        case "room_closed":
+        case RemovalCode.ROOM_CLOSED:
             return "room_closed"
     return "left"
 
@@ -348,6 +354,7 @@ class RoomRegistry:
         self.rooms: dict[RoomKey, LiveRoom] = {}
         self._lock = asyncio.Lock()
         self._channels = channels
+        self._swept_at: dt.datetime | None = None
         channels.subscribe(COVERAGE_TOPIC, self._remove_uncovered)
 
     async def room_for(self, ticket: service.RoomTicket) -> LiveRoom:
@@ -366,6 +373,8 @@ class RoomRegistry:
                 await room.media.close()
 
     async def tick(self) -> None:
+        """Periodic (every second): each room's housekeeping, and every ``SWEEP_EVERY`` the stays
+        that no instance refreshes any more are closed."""
         now = utcnow()
         for room in list(self.rooms.values()):
             try:
@@ -373,6 +382,10 @@ class RoomRegistry:
             except Exception:
                 log.exception("room housekeeping failed")
             await self.release(room)
+        if self._swept_at is None or now - self._swept_at >= SWEEP_EVERY:
+            closed = await self.recover(now)
+            if closed:
+                log.info("closed %d attendance records no instance refreshes any more", closed)
 
     async def on_coverage_lost(
         self, session: AsyncSession, loss: consent.CoverageLoss, _settings: Settings
@@ -380,14 +393,14 @@ class RoomRegistry:
         """Announce, once the changed consent is committed, whom it no longer covers in live rooms.
 
         Every instance hears it (``COVERAGE_TOPIC``) and takes those people out of the rooms it
-        serves; the room may live on another instance than the one that changed the consent.
+        serves; the room may live on another instance than the one that changed the consent, so no
+        effect is reported here: the room records each removal (attendance and audit) where it happens.
         """
         removals = service.removals_for(loss)
-        if not removals:
-            return []
-        payload = msgspec.json.encode(removals)
-        db.after_commit(session, lambda: self._channels.publish(COVERAGE_TOPIC, payload))
-        return [f"room_removal:{person}" for _patient, person, _purpose in removals]
+        if removals:
+            payload = msgspec.json.encode(removals)
+            db.after_commit(session, lambda: self._channels.publish(COVERAGE_TOPIC, payload))
+        return []
 
     async def _remove_uncovered(self, payload: bytes) -> None:
         try:
@@ -407,7 +420,13 @@ class RoomRegistry:
             await room.close()
         self.rooms.clear()
 
-    async def recover(self) -> int:
-        """At start-up: attendance left open by a crash or restart is closed at its last sign of life."""
+    async def recover(self, now: dt.datetime | None = None) -> int:
+        """At start-up and then every ``SWEEP_EVERY`` (``tick``): attendance left open by a crash, a
+        restart or a lost instance, and not refreshed for ``service.ABANDONED_AFTER``, is closed at
+        its last sign of life. Stays held by this process's rooms are never closed; other instances'
+        live rooms refresh theirs well within the bound."""
+        moment = now or utcnow()
+        self._swept_at = moment
+        ours = [m.attendance for room in self.rooms.values() for m in room.members.values() if m.attendance is not None]
         async with async_sessionmaker(self.engine, expire_on_commit=False)() as session, session.begin():
-            return await service.close_abandoned(session, utcnow())
+            return await service.close_abandoned(session, moment, keep=ours)

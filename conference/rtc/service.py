@@ -20,8 +20,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import uuid
-from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from typing import Literal, get_args
 from zoneinfo import ZoneInfo
@@ -37,10 +36,10 @@ from conference.consent import policy
 from conference.consent import service as consent
 from conference.consent.models import Consent
 from conference.consent.policy import Purpose
-from conference.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound, require_aware
+from conference.errors import Conflict, DomainError, Forbidden, NotFound, require_aware
 from conference.people.models import Patient, Person
 from conference.people.roles import CLINICAL_ROLES, Role, TeamRole
-from conference.people.service import Caller, valid_time_zone
+from conference.people.service import Caller
 from conference.rtc.models import Attendance
 from conference.rtc.window import RoomWindow, room_window
 from conference.scheduling import service as scheduling
@@ -53,6 +52,10 @@ AttendeeKind = Literal["clinician", "patient"]
 LeftReason = Literal["left", "sent_to_lobby", "removed_consent", "disconnected", "room_closed", "service_restart"]
 
 LEFT_REASONS: frozenset[str] = frozenset(get_args(LeftReason))
+# A live room refreshes its open stays this often (``touch``); a stay nobody has refreshed for a few
+# of these has no room left to refresh it, on this instance or any other (``close_abandoned``).
+TOUCH_EVERY = dt.timedelta(seconds=30)
+ABANDONED_AFTER = 3 * TOUCH_EVERY
 ROOM_PURPOSES: dict[str, Purpose] = {"joint_session": Purpose.JOINT_SESSION, "case_review": Purpose.CASE_REVIEW}
 
 MEETING_NOT_FOUND = scheduling.MEETING_NOT_FOUND
@@ -536,17 +539,31 @@ async def touch(session: AsyncSession, attendance_ids: Iterable[uuid.UUID], at: 
     )
 
 
-async def close_abandoned(session: AsyncSession, now: dt.datetime, *, stale_after: dt.timedelta | None = None) -> int:
-    """Close stays left open by a service that stopped, at the moment each was last seen.
+async def close_abandoned(
+    session: AsyncSession,
+    now: dt.datetime,
+    *,
+    stale_after: dt.timedelta = ABANDONED_AFTER,
+    keep: Collection[uuid.UUID] = (),
+) -> int:
+    """Close stays left open by a service that stopped or lost its rooms, each at its last sign of life.
 
-    At start-up of the only instance every open row is abandoned. With several instances, pass
-    ``stale_after`` (longer than the heartbeat interval) so rooms live on another instance are kept.
+    Only stays not refreshed for ``stale_after`` (several ``TOUCH_EVERY`` intervals) are closed, so
+    rooms live on any instance keep theirs; ``keep`` names stays the calling instance still holds,
+    which are never closed however late their refresh. Safe to run on every instance, at start-up
+    and periodically.
     """
-    cutoff = require_aware(now, "now") - (stale_after or dt.timedelta(0))
+    if stale_after <= TOUCH_EVERY:
+        raise ValueError("stale_after must be longer than the interval at which live rooms refresh their stays")
+    cutoff = require_aware(now, "now") - stale_after
     rows = list(
         await session.scalars(
             select(Attendance)
-            .where(Attendance.left_at.is_(None), Attendance.last_seen_at <= cutoff)
+            .where(
+                Attendance.left_at.is_(None),
+                Attendance.last_seen_at < cutoff,
+                Attendance.id.not_in(list(keep)),
+            )
             .with_for_update(skip_locked=True)
             .execution_options(populate_existing=True)
         )
@@ -596,66 +613,30 @@ async def attendance_for(
     return rows
 
 
-def _month_bounds(year: int, month: int, zone: ZoneInfo) -> tuple[dt.datetime, dt.datetime]:
-    if not 1 <= month <= 12:
-        raise InvalidInput("month", "Choose a month from 1 to 12.")
-    if not dt.MINYEAR < year < dt.MAXYEAR:
-        raise InvalidInput("year", "Choose a year such as 2026.")
-    following = (year + 1, 1) if month == 12 else (year, month + 1)
-    start = dt.datetime(year, month, 1, tzinfo=zone)
-    end = dt.datetime(*following, 1, tzinfo=zone)
-    return start.astimezone(dt.UTC), end.astimezone(dt.UTC)
+async def stays_between(
+    session: AsyncSession, start: dt.datetime, end: dt.datetime, *, patient_ids: Collection[uuid.UUID]
+) -> list[tuple[Attendance, Kind]]:
+    """Stays in rooms about these patients that overlap [start, end), each with its meeting's kind,
+    in the order people joined. A stay still open overlaps until it was last seen.
 
-
-def _covered_seconds(intervals: list[tuple[dt.datetime, dt.datetime]]) -> float:
-    """Time covered by the union of the intervals: two tabs or an overlapping rejoin count once."""
-    total, reach = 0.0, None
-    for start, end in sorted(intervals):
-        if reach is None or start >= reach:
-            total += (end - start).total_seconds()
-            reach = end
-        elif end > reach:
-            total += (end - reach).total_seconds()
-            reach = end
-    return total
-
-
-async def monthly_minutes(
-    session: AsyncSession,
-    patient_id: uuid.UUID,
-    year: int,
-    month: int,
-    zone: str,
-    *,
-    actor: Actor | None = None,
-) -> dict[uuid.UUID | None, int]:
-    """Whole minutes each attendee (person id; None for the patient) spent in rooms about this patient
-    within the calendar month in ``zone``. Stays are clipped to the month; a stay still open counts
-    until it was last seen. Minutes are rounded down, so time is never claimed that was not spent.
+    Not audited: this reads the record for a use case that discloses something of it, and that use
+    case audits what it discloses.
     """
-    start, end = _month_bounds(year, month, ZoneInfo(valid_time_zone(zone, "zone")))
-    rows = await session.scalars(
-        select(Attendance).where(
-            Attendance.patient_id == patient_id,
-            Attendance.joined_at < end,
+    begins, ends = require_aware(start, "start"), require_aware(end, "end")
+    ids = list(patient_ids)
+    if not ids:
+        return []
+    rows = await session.execute(
+        select(Attendance, Meeting.kind)
+        .join(Meeting, Meeting.id == Attendance.meeting_id)
+        .where(
+            Attendance.patient_id.in_(ids),
+            Attendance.joined_at < ends,
             or_(
-                Attendance.left_at > start,
-                and_(Attendance.left_at.is_(None), Attendance.last_seen_at > start),
+                Attendance.left_at > begins,
+                and_(Attendance.left_at.is_(None), Attendance.last_seen_at > begins),
             ),
         )
+        .order_by(Attendance.joined_at, Attendance.id)
     )
-    intervals: dict[uuid.UUID | None, list[tuple[dt.datetime, dt.datetime]]] = defaultdict(list)
-    for row in rows:
-        begins, ends = max(row.joined_at, start), min(row.left_at or row.last_seen_at, end)
-        if ends > begins:
-            intervals[row.person_id].append((begins, ends))
-    totals = {attendee: int(_covered_seconds(spans) // 60) for attendee, spans in intervals.items()}
-    await audit.record(
-        session,
-        actor or Actor.system(),
-        "room.monthly_minutes",
-        patient_id=patient_id,
-        subject=f"patient:{patient_id}",
-        detail={"month": f"{year:04d}-{month:02d}", "zone": zone},
-    )
-    return totals
+    return [(row, _kind(kind)) for row, kind in rows.tuples()]

@@ -2,11 +2,18 @@
 
 Every message carries the protocol version ``v`` and a ``type``; each type is a structure validated
 on arrival, and anything too large, malformed or unknown is refused with an error a client can show.
+A field added to a server message (such as ``ParticipantOut.host``) keeps the version: clients ignore
+what they do not know.
+
+The codes a client acts on, ``CloseCode`` (how the socket closed) and ``RemovalCode`` (why a
+``removed`` message ended someone's place), are defined here and nowhere else on the server; the
+browser keeps its copy in ``web/static/js/room/signal.js``.
 """
 
 from __future__ import annotations
 
 import uuid
+from enum import IntEnum, StrEnum
 from typing import Annotated, Literal
 
 import msgspec
@@ -23,6 +30,27 @@ MediaKind = Literal["audio", "video"]
 # else's media downstream), so neither side ever has to resolve an offer collision.
 Connection = Literal["publish", "subscribe"]
 Source = Literal["microphone", "camera", "screen"]
+
+
+class CloseCode(IntEnum):
+    """WebSocket close codes. The server sends a message saying why before it closes with a 4xxx code;
+    after any 4xxx code the browser does not reconnect.
+    """
+
+    NORMAL = 1000  # the place ended (left, declined, removed); a message said why
+    RESUMED_ELSEWHERE = 4000  # the same place was resumed on another socket
+    PROTOCOL = 4400  # the first message was not a valid join
+    REFUSED = 4403  # not allowed: another site's page, not signed in, not permitted now
+    NOT_FOUND = 4404  # no such room, or not one for this person
+    SILENT = 4408  # no join message arrived in time
+
+
+class RemovalCode(StrEnum):
+    """Why the server ended a participant's place (``Removed.code``)."""
+
+    CONSENT = "consent"  # the patient's consent no longer covers them
+    ROOM_CLOSED = "room_closed"  # the room's time is up, or the service is stopping
+    JOINED_ELSEWHERE = "joined_elsewhere"  # the same person joined from another window or device
 
 
 class SignalingError(Exception):
@@ -147,6 +175,7 @@ class ParticipantOut(msgspec.Struct):
     participant: ParticipantId
     name: str
     role: str
+    host: bool  # a clinician hosting the room (may admit, send to the lobby, ask to mute)
     audio: bool
     video: bool
     screen: bool
@@ -163,7 +192,7 @@ class Roster(_Message, tag="roster"):
 class Removed(_Message, tag="removed"):
     """The server ended this participant's place: consent no longer covers them, or the room closed."""
 
-    code: str
+    code: RemovalCode
     message: str
 
 

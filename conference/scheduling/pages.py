@@ -289,11 +289,39 @@ async def _meeting_page(
             "my_response": mine.response if mine else None,
             "responses": RESPONSES,
             "can_edit": can_edit,
+            "minutes_points": await _minutes_points(db_session, caller, meeting, zone),
             "done": done,
             "error": error,
         },
         status_code=error.status_code if error else 200,
     )
+
+
+async def _minutes_points(
+    db_session: AsyncSession, caller: Caller, meeting: Meeting, zone: ZoneInfo
+) -> list[dict[str, Any]]:
+    """Occurrences that have started, newest first, each with its latest minutes if any exist."""
+    from conference.minutes import service as minutes
+
+    now = utcnow()
+    started = [item for item in service.instances(meeting) if item.start <= now and not item.cancelled]
+    if not started or meeting.status == "cancelled":
+        return []
+    try:
+        written = await minutes.minutes_for_meeting(db_session, caller, meeting.id)
+    except DomainError:
+        written = []
+    latest: dict[dt.datetime, Any] = {}
+    for row in written:  # newest version first
+        latest.setdefault(row.occurrence_start, row)
+    return [
+        {
+            "occurrence": item.recurrence_id.strftime("%Y%m%dT%H%M%SZ"),
+            "start": item.start.astimezone(zone),
+            "minutes": latest.get(item.recurrence_id),
+        }
+        for item in reversed(started)
+    ]
 
 
 async def _team_of(db_session: AsyncSession, meeting: Meeting) -> list[Any]:

@@ -62,6 +62,21 @@ def _sees_and_hears_everyone_else(page: Page, others: int) -> None:
     assert width > 0  # decoded, not just received
 
 
+def _labels_start_with_the_visible_words(page: Page) -> int:
+    """WCAG 2.5.3 (label in name): a visible button named apart from its words is named starting
+    with them. Returns how many such buttons there were."""
+    labelled, offenders = page.locator("#room").evaluate(
+        """room => {
+          const named = [...room.querySelectorAll("button[aria-label]")]
+            .filter((b) => b.getClientRects().length)
+            .map((b) => [b.textContent.replace(/\\s+/g, " ").trim(), b.getAttribute("aria-label")]);
+          return [named.length, named.filter(([words, label]) => !label.startsWith(words))];
+        }"""
+    )
+    assert offenders == []
+    return int(labelled)
+
+
 def _meet(server: LiveServer, browser: Browser) -> None:
     meeting = Meeting(server, browser)
     try:
@@ -74,7 +89,9 @@ def _meet(server: LiveServer, browser: Browser) -> None:
 
         waiting = therapist.locator("#lobby-panel li[data-participant]")
         expect(waiting).to_have_count(1)
-        waiting.locator('button[data-action="admit"]').click()
+        expect(waiting.get_by_role("button", name=re.compile(r"^Decline: \S"))).to_be_visible()
+        assert _labels_start_with_the_visible_words(therapist) >= 2
+        waiting.get_by_role("button", name=re.compile(r"^Admit: \S")).click()
         expect(patient.locator("#room")).to_have_attribute("data-state", "in-room")
 
         prescriber = meeting.clinician("prescriber")
@@ -82,6 +99,20 @@ def _meet(server: LiveServer, browser: Browser) -> None:
 
         for page in (therapist, patient, prescriber):
             _sees_and_hears_everyone_else(page, 2)
+
+        # Hosts are marked, and a host's controls are on the patient's tile only, named by their words.
+        for host, other_host in ((therapist, prescriber), (prescriber, therapist)):
+            other_id = other_host.locator(".tile[data-self]").get_attribute("data-participant")
+            peer = host.locator(f'.tile[data-participant="{other_id}"]')
+            expect(peer).to_have_attribute("data-host", "true")
+            expect(peer.locator(".tile-role")).to_contain_text("(host)")
+            expect(peer.locator("button")).to_have_count(0)
+            patient_tile = host.locator('.tile[data-role="Patient"]')
+            expect(patient_tile.get_by_role("button", name=re.compile(r"^Send to lobby: \S"))).to_be_visible()
+            expect(patient_tile.get_by_role("button", name=re.compile(r"^Ask to mute: \S"))).to_be_visible()
+            assert _labels_start_with_the_visible_words(host) >= 2
+        expect(patient.locator(".tile[data-self] .tile-role")).not_to_contain_text("host")
+        expect(patient.locator(".tile:not([data-self]) button")).to_have_count(0)
 
         # The therapist shares a screen: the others decode it as its own tile, which goes when it stops.
         therapist_id = therapist.locator(".tile[data-self]").get_attribute("data-participant")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 
 import pytest
@@ -73,11 +74,20 @@ async def test_lobby_admission_media_and_send_back(room_server: LiveServer) -> N
         assert waiting.message == "Your care team will let you in shortly."
         await therapist.wait_until(lambda c: [p.participant for p in _waiting(c)] == [patient.welcome.participant])  # type: ignore[union-attr]
         assert not patient.welcome.host  # type: ignore[union-attr]
+        assert [p.host for p in _waiting(therapist)] == [False]
 
         await therapist.send(signaling.Admit(participant=patient.welcome.participant))  # type: ignore[union-attr]
         await patient.wait_until(lambda c: c.state == "in-room")
         await prescriber.start()
         await prescriber.wait_until(lambda c: c.state == "in-room")
+
+        # The roster says who hosts: both clinicians, not the patient.
+        await therapist.wait_until(lambda c: c.roster is not None and len(c.roster.participants) == 3)
+        assert {p.participant: p.host for p in therapist.roster.participants} == {  # type: ignore[union-attr]
+            therapist.welcome.participant: True,
+            prescriber.welcome.participant: True,  # type: ignore[union-attr]
+            patient.welcome.participant: False,  # type: ignore[union-attr]
+        }
 
         everyone = [therapist, prescriber, patient]
         for me in everyone:
@@ -148,12 +158,14 @@ async def test_strangers_and_other_sites_are_refused(room_server: LiveServer) ->
     await director.start()
     await director.wait_until(lambda c: c.state == "ended")
     assert any(isinstance(m, signaling.Error) and m.code == "not_found" for m in director.messages), director.messages
+    assert director.closed_with is not None and director.closed_with[0] == signaling.CloseCode.NOT_FOUND
 
     therapist = _client(room_server, "primary_therapist")
     therapist.origin = "http://evil.example"
     await therapist.start()
     await therapist.wait_until(lambda c: c.state == "ended")
     assert any(isinstance(m, signaling.Error) and m.code == "origin" for m in therapist.messages), therapist.messages
+    assert therapist.closed_with is not None and therapist.closed_with[0] == signaling.CloseCode.REFUSED
 
 
 async def test_a_revoked_consent_removes_whom_it_no_longer_covers_at_once(room_server: LiveServer) -> None:
@@ -169,11 +181,14 @@ async def test_a_revoked_consent_removes_whom_it_no_longer_covers_at_once(room_s
         await therapist.send(signaling.Admit(participant=patient.welcome.participant))  # type: ignore[union-attr]
         await patient.wait_until(lambda c: c.state == "in-room")
 
-        narrow_consent_to(room_server.base_url, room_server.demo, ["primary_therapist", "case_manager"])
+        # In a thread: blocking this loop would silence the clients' heartbeats, and the room drop them.
+        await asyncio.get_running_loop().run_in_executor(
+            None, narrow_consent_to, room_server.base_url, room_server.demo, ["primary_therapist", "case_manager"]
+        )
 
         await prescriber.wait_until(lambda c: c.state == "ended")
         removed = next(m for m in prescriber.messages if isinstance(m, signaling.Removed))
-        assert removed.code == "consent"
+        assert removed.code == signaling.RemovalCode.CONSENT
         await therapist.wait_until(
             lambda c: (
                 c.roster is not None

@@ -9,8 +9,10 @@ import sys
 
 from sqlalchemy import func, select
 
+from conference.minutes.models import Minutes
 from conference.people.models import Person
 from conference.people.passwords import verify_password
+from conference.plans.models import PlanRevision, PlanVersion, RevisionApproval
 
 
 def _run(settings, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:  # type: ignore[no-untyped-def]
@@ -99,3 +101,32 @@ async def test_demo_is_idempotent_and_prints_how_to_sign_in(settings, session) -
     await session.rollback()
     text = _run(settings, "demo")
     assert "therapist@demo.clinic" in text.stdout and "Jordan Rivera" in text.stdout
+
+
+async def test_demo_has_a_plan_in_two_versions_signed_minutes_and_a_revision_awaiting_the_director(
+    settings, session
+) -> None:
+    first = _run(settings, "demo", "--json")
+    assert first.returncode == 0, first.stderr
+    record = json.loads(first.stdout)["record"]
+    assert json.loads(_run(settings, "demo", "--json").stdout)["record"] == record  # made once
+
+    assert [v.number for v in await session.scalars(select(PlanVersion).order_by(PlanVersion.number))] == [1, 2]
+    (signed,) = await session.scalars(select(Minutes))
+    assert signed.status == "final" and signed.content_hash and record["minutes_url"].endswith(f"/minutes/{signed.id}")
+    pending = await session.scalar(select(PlanRevision).where(PlanRevision.status == "pending"))
+    assert pending is not None and pending.source_minutes_id == signed.id
+    assert record["pending_revision_url"].endswith(f"/revisions/{pending.id}")
+    given = {
+        a.required_as
+        for a in await session.scalars(select(RevisionApproval).where(RevisionApproval.revision_id == pending.id))
+    }
+    assert given == {"primary_therapist", "prescriber"}
+    assert {item["approver"] for item in pending.requirements} == {
+        "primary_therapist",
+        "prescriber",
+        "medical_director",
+    }
+    await session.rollback()
+    text = _run(settings, "demo").stdout
+    assert "waiting for the medical director" in text and record["pending_revision_url"] in text

@@ -15,12 +15,14 @@ from conference.audit.service import Actor
 from conference.auth import join_links
 from conference.auth.join_links import JoinPurpose
 from conference.auth.sessions import PatientSession
+from conference.channels import Channels
 from conference.consent import service as consent
 from conference.consent.policy import Purpose
 from conference.consent.schemas import ConsentTerms, InPersonConsent, ProvisionIn, RevocationIn
 from conference.db import utcnow
 from conference.errors import Forbidden, InvalidInput, NotFound
 from conference.people.service import Caller
+from conference.rtc import rooms as live_rooms
 from conference.rtc import service as rooms
 from conference.rtc.models import Attendance
 from conference.rtc.window import RoomWindow
@@ -476,11 +478,11 @@ async def test_stays_left_open_by_a_stopped_service_end_where_last_seen(session,
 
     # The service restarts: a new session knows nothing of the rooms that were live.
     async with async_sessionmaker(engine, expire_on_commit=False)() as restarted:
-        now = T0 + minutes(26)
-        # With several instances, a room seen within the last two minutes may be live elsewhere.
-        assert await rooms.close_abandoned(restarted, now, stale_after=minutes(2)) == 1
-        assert await rooms.close_abandoned(restarted, now) == 1
-        assert await rooms.close_abandoned(restarted, now) == 0
+        # A stay refreshed within the bound may be in a room live on another instance: it stays open.
+        assert await rooms.close_abandoned(restarted, T0 + minutes(26)) == 1
+        assert await rooms.close_abandoned(restarted, T0 + minutes(26)) == 0
+        # Once nobody has refreshed it for longer than the bound, it is closed too.
+        assert await rooms.close_abandoned(restarted, T0 + minutes(25) + rooms.ABANDONED_AFTER + minutes(0.1)) == 1
         await restarted.commit()
         rows = {row.id: row for row in await restarted.scalars(select(Attendance))}
     assert (rows[theirs].left_at, rows[theirs].left_reason) == (T0 + minutes(12), "service_restart")
@@ -490,38 +492,94 @@ async def test_stays_left_open_by_a_stopped_service_end_where_last_seen(session,
     assert {e.actor_kind for e in events} == {"system"}
 
 
-async def test_monthly_minutes_are_clipped_to_the_month_in_the_clinics_zone(session, clinic, settings, engine) -> None:
+async def test_only_stays_nobody_refreshes_are_closed_and_never_those_this_instance_holds(
+    session, clinic, settings, engine
+) -> None:
     ticket, therapist, patient = await entrants(session, settings, clinic)
-    # Midnight between October and November in New York is 04:00Z (still daylight time).
-    midnight = dt.datetime(2026, 11, 1, 4, 0, tzinfo=UTC)
-    theirs = await rooms.record_join(session, ticket, therapist, midnight - minutes(10))
-    await rooms.record_leave(session, theirs, midnight + minutes(20), "left")
-    # Two overlapping stays (a second tab) count once: 00:30 to 01:00.
-    for start, end in ((30, 50), (45, 60)):
-        stay = await rooms.record_join(session, ticket, therapist, midnight + minutes(start))
-        await rooms.record_leave(session, stay, midnight + minutes(end), "left")
-    # Still open: counts until last seen (00:05 to 00:17:30), rounded down.
-    pats = await rooms.record_join(session, ticket, patient, midnight + minutes(5))
-    await rooms.touch(session, [pats], midnight + minutes(17.5))
-    # Another patient's time is not this patient's.
-    others = dataclasses.replace(ticket, patient_id=clinic.other_patient.id)
-    await rooms.record_join(session, others, patient, midnight + minutes(1))
+    now = T0 + minutes(30)
+    fresh = await rooms.record_join(session, ticket, therapist, T0)
+    await rooms.touch(session, [fresh], now - rooms.TOUCH_EVERY)  # a live room's last refresh
+    stale = await rooms.record_join(session, ticket, patient, T0)
+    await rooms.touch(session, [stale], now - minutes(5))
+    held = await rooms.record_join(session, ticket, therapist, T0)  # late refresh, but this instance holds it
+    await rooms.touch(session, [held], now - minutes(5))
     await session.commit()
 
-    november = await rooms.monthly_minutes(session, clinic.patient.id, 2026, 11, "America/New_York")
-    assert november == {clinic.therapist.id: 20 + 30, None: 12}
-    october = await rooms.monthly_minutes(session, clinic.patient.id, 2026, 10, "America/New_York")
-    assert october == {clinic.therapist.id: 10}
-    # Counted in UTC the whole of the first stay falls in November.
-    assert await rooms.monthly_minutes(session, clinic.patient.id, 2026, 10, "UTC") == {}
-    assert await rooms.monthly_minutes(session, clinic.patient.id, 2026, 12, "America/New_York") == {}
+    assert await rooms.close_abandoned(session, now, keep=[held]) == 1
     await session.commit()
-    events = await committed_actions(engine, "room.monthly_minutes")
-    assert len(events) == 4 and events[0].patient_id == clinic.patient.id and events[0].detail["month"] == "2026-11"
+    rows = {row.id: row for row in await session.scalars(select(Attendance).execution_options(populate_existing=True))}
+    assert (rows[stale].left_at, rows[stale].left_reason) == (now - minutes(5), "service_restart")
+    assert rows[fresh].left_at is None and rows[held].left_at is None
+    assert rooms.ABANDONED_AFTER >= 3 * rooms.TOUCH_EVERY
+    with pytest.raises(ValueError, match="longer than"):
+        await rooms.close_abandoned(session, now, stale_after=rooms.TOUCH_EVERY)
+
+
+async def test_the_registry_closes_abandoned_stays_at_start_up_and_then_every_minute(
+    session, clinic, settings, engine, monkeypatch
+) -> None:
+    clock = [T0 + minutes(30)]
+    monkeypatch.setattr(live_rooms, "utcnow", lambda: clock[0])
+    ticket, therapist, patient = await entrants(session, settings, clinic)
+    stale = await rooms.record_join(session, ticket, therapist, T0)
+    fresh = await rooms.record_join(session, ticket, patient, clock[0] - minutes(1))
+    await session.commit()
+    registry = live_rooms.RoomRegistry(settings, engine, Channels())
+
+    assert await registry.recover() == 1  # at start-up
+    late = await rooms.record_join(session, ticket, therapist, T0)
+    await session.commit()
+    clock[0] += live_rooms.SWEEP_EVERY / 2
+    await registry.tick()  # within the minute: no sweep yet
+    assert await open_stays(engine) == {fresh, late}
+    clock[0] += live_rooms.SWEEP_EVERY / 2
+    await registry.tick()  # a minute on: swept again; the patient's stay is now stale too
+    assert await open_stays(engine) == set()
+    rows = {row.id: row for row in await session.scalars(select(Attendance).execution_options(populate_existing=True))}
+    assert rows[stale].left_at == rows[late].left_at == T0
+    assert rows[fresh].left_at == T0 + minutes(29)
+
+
+async def open_stays(engine) -> set[uuid.UUID]:  # type: ignore[no-untyped-def]
+    async with async_sessionmaker(engine)() as fresh:
+        return set(await fresh.scalars(select(Attendance.id).where(Attendance.left_at.is_(None))))
+
+
+async def test_stays_between_two_times_come_with_their_meetings_kind_and_are_not_audited(
+    session, clinic, settings, engine
+) -> None:
+    ticket, therapist, patient = await entrants(session, settings, clinic)
+    review = await book(session, settings, clinic, kind="case_review", start=future_start(4))
+    review_ticket = await rooms.ticket_for(session, review.id, review.starts_at, settings)
+    start, end = T0, T0 + minutes(60)
+    before = await rooms.record_join(session, ticket, therapist, start - minutes(10))
+    await rooms.record_leave(session, before, start + minutes(1), "left")  # overlaps the start
+    ended = await rooms.record_join(session, ticket, therapist, start - minutes(10))
+    await rooms.record_leave(session, ended, start, "left")  # ends as the range begins: outside
+    open_stay = await rooms.record_join(session, ticket, patient, start - minutes(5))
+    await rooms.touch(session, [open_stay], start + minutes(3))  # still open, seen within the range
+    stale = await rooms.record_join(session, ticket, patient, start - minutes(9))  # open, last seen before it
+    reviewing = await rooms.record_join(session, review_ticket, therapist, end - minutes(1))
+    await rooms.record_join(session, review_ticket, therapist, end)  # begins as the range ends: outside
+    others = dataclasses.replace(ticket, patient_id=clinic.other_patient.id)
+    await rooms.record_join(session, others, patient, start + minutes(1))
+    await session.commit()
+
+    found = await rooms.stays_between(session, start, end, patient_ids=[clinic.patient.id])
+    assert [(row.id, kind) for row, kind in found] == [
+        (before, "joint_session"),
+        (open_stay, "joint_session"),
+        (reviewing, "case_review"),
+    ]
+    assert stale not in {row.id for row, _ in found}
+    both = await rooms.stays_between(session, start, end, patient_ids=[clinic.patient.id, clinic.other_patient.id])
+    assert len(both) == 4
+    assert await rooms.stays_between(session, start, end, patient_ids=[]) == []
+    # The use case that discloses the stays audits that; the query itself writes nothing.
+    await session.commit()
+    assert await committed_actions(engine, "room.attendance_read") == []
     with pytest.raises(InvalidInput):
-        await rooms.monthly_minutes(session, clinic.patient.id, 2026, 13, "America/New_York")
-    with pytest.raises(InvalidInput):
-        await rooms.monthly_minutes(session, clinic.patient.id, 2026, 11, "Mars/Olympus")
+        await rooms.stays_between(session, start.replace(tzinfo=None), end, patient_ids=[clinic.patient.id])
 
 
 async def test_attendance_of_an_unknown_meeting_is_not_found(session: AsyncSession) -> None:

@@ -81,6 +81,8 @@ async def test_session_id_changes_at_sign_in_and_dies_at_sign_out(client, clinic
     assert signed_in_id and signed_in_id != before
     response = await post_form(client, "/sign-out", {})
     assert response.status_code == 303
+    # The browser drops what pages kept in its storage (unsent minutes), too.
+    assert response.headers["clear-site-data"] == '"storage"'
     client.cookies.set("conference_session", signed_in_id)
     assert (await client.get("/", follow_redirects=False)).status_code == 303
 

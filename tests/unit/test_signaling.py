@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
 import uuid
+from pathlib import Path
 
+import msgspec
 import pytest
 
 from conference.rtc import signaling
@@ -90,3 +93,44 @@ def test_server_messages_carry_the_version_and_type() -> None:
     body = json.loads(signaling.encode(welcome))
     assert body["v"] == 1 and body["type"] == "welcome"
     assert body["ice_servers"][0]["urls"] == ["turn:127.0.0.1:3478"]
+
+
+def test_the_roster_says_who_hosts_without_a_new_protocol_version() -> None:
+    host = signaling.ParticipantOut(
+        participant=uuid.UUID(int=1),
+        name="Dana Reyes",
+        role="Therapist",
+        host=True,
+        audio=True,
+        video=True,
+        screen=False,
+    )
+    patient = signaling.ParticipantOut(
+        participant=uuid.UUID(int=2), name="Sam Lee", role="Patient", host=False, audio=True, video=False, screen=False
+    )
+    body = json.loads(signaling.encode(signaling.Roster(participants=[host, patient], lobby=[])))
+    assert body["v"] == signaling.PROTOCOL_VERSION == 1
+    assert [(p["name"], p["host"]) for p in body["participants"]] == [("Dana Reyes", True), ("Sam Lee", False)]
+    decoded = msgspec.json.decode(signaling.encode(signaling.Roster(participants=[host])), type=signaling.ServerMessage)
+    assert decoded == signaling.Roster(participants=[host])
+
+
+def test_removals_carry_a_code_from_the_one_list_of_them() -> None:
+    removed = signaling.Removed(code=signaling.RemovalCode.CONSENT, message="Consent no longer covers you.")
+    assert json.loads(signaling.encode(removed))["code"] == "consent"
+    with pytest.raises(msgspec.ValidationError):
+        msgspec.json.decode(b'{"v": 1, "type": "removed", "code": "vanished", "message": "x"}', type=signaling.Removed)
+
+
+def _js_object(source: str, name: str) -> dict[str, str]:
+    found = re.search(rf"export const {name} = Object\.freeze\(\{{(.*?)\}}\);", source, re.DOTALL)
+    assert found, f"{name} is not exported from room/signal.js"
+    return dict(re.findall(r'(\w+):\s*"?([\w]+)"?,', found.group(1)))
+
+
+def test_the_browser_keeps_an_exact_copy_of_the_close_and_removal_codes() -> None:
+    source = (Path(__file__).parents[2] / "web/static/js/room/signal.js").read_text()
+    assert _js_object(source, "CLOSE") == {code.name: str(code.value) for code in signaling.CloseCode}
+    assert _js_object(source, "REMOVAL") == {code.name: code.value for code in signaling.RemovalCode}
+    # Every code the server closes with is one the browser treats as final (4xxx) or a normal close.
+    assert all(code == 1000 or 4000 <= code <= 4999 for code in signaling.CloseCode)

@@ -18,7 +18,8 @@
 //   #room-ended               the message when declined, removed, or the connection was lost
 //   #lobby-message            the lobby's waiting message
 //   .tile[data-participant="<uuid>"][data-role="<role>"]   one per participant in the roster;
-//                             the own tile also has data-self="true" (remote: .tile:not([data-self]))
+//                             the own tile also has data-self="true" (remote: .tile:not([data-self])),
+//                             a host's (roster "host": true) data-host="true" and "(host)" after the role
 //     video                   the camera (a descendant <video>, present even when the camera is off)
 //     [data-video-frames]     frames shown so far, updated every second (never goes down)
 //     [data-audio-samples]    remote tiles: inbound-rtp totalSamplesReceived of their audio mid,
@@ -26,27 +27,34 @@
 //                             lost packets, so pair it with data-audio-packets to prove real audio)
 //     [data-audio-packets]    remote tiles: that inbound-rtp's packetsReceived, every second
 //     [data-speaking="true"]  while the person is heard (also class is-speaking)
-//     button[data-action="send-to-lobby"], button[data-action="ask-to-mute"]   hosts only
+//     button[data-action="send-to-lobby"], button[data-action="ask-to-mute"]   seen by hosts, on the
+//                             tiles of people who are not hosts; named "Send to lobby: <name>",
+//                             "Ask to mute: <name>" (every aria-label starts with the button's text)
 //   figure.screen-tile[data-screen-of="<uuid>"] video   a remote participant's shared screen
 //                             (shown while the roster says screen: true), with data-video-frames
 //   audio[data-audio-of="<uuid>"]   a remote participant's sound (in #room-audio)
 //   #lobby-panel li[data-participant="<uuid>"]   hosts: who waits, with
-//     button[data-action="admit"] and button[data-action="decline"]
+//     button[data-action="admit"] and button[data-action="decline"]   ("Admit: <name>", "Decline: <name>")
 //   #mic-button, #camera-button, #screen-button   toggles with aria-pressed="true" when muted,
-//                             camera off, sharing (data-action toggle-mic / toggle-camera / toggle-screen)
+//                             camera off, sharing (data-action toggle-mic / toggle-camera / toggle-screen);
+//                             named by their visible words ("Mute", "Stop camera", "Share screen"), never relabelled
 //   #mute-request             shown on "mute_requested"; button[data-action="accept-mute"] complies
 
-import { Signal } from "./room/signal.js";
+import { CLOSE, REMOVAL, Signal } from "./room/signal.js";
 import { rtcConfiguration, iceGatheringDone, capBitrate } from "./room/peer.js";
 import { LevelMonitor, resumeAudio } from "./room/levels.js";
 import { LocalMedia } from "./room/media.js";
-import { Tiles } from "./room/tiles.js";
+import { Tiles, nameFor } from "./room/tiles.js";
 import { inboundByMid, remoteQuality, publishQuality } from "./room/stats.js";
 
 const INFO_MS = 12_000; // how long an informative announcement stays on screen
-// WebSocket close codes from conference/rtc/api.py and rooms.py (4xxx: no reconnecting).
-const CLOSE_RESUMED_ELSEWHERE = 4000;
-const CLOSE_FINAL = new Set([4000, 4403, 4404]); // refused or not found: joining again will not help
+// Closed for good (no reconnecting after any 4xxx code); after these, joining again will not help.
+const CLOSE_FINAL = new Set([CLOSE.RESUMED_ELSEWHERE, CLOSE.REFUSED, CLOSE.NOT_FOUND]);
+// Headings of the ended view after a "removed" message; the server's message says the rest.
+const REMOVED_HEADINGS = {
+  [REMOVAL.ROOM_CLOSED]: "The room has closed",
+  [REMOVAL.JOINED_ELSEWHERE]: "Open in another window",
+};
 
 const root = document.getElementById("room");
 if (root && root.dataset.signalUrl) run(root);
@@ -307,7 +315,7 @@ function run(root) {
         }),
       fatal: (event) =>
         end(
-          event.code === CLOSE_RESUMED_ELSEWHERE
+          event.code === CLOSE.RESUMED_ELSEWHERE
             ? { heading: "Open in another window", message: "You joined this meeting from another window or device." }
             : {
                 heading: "You are not in the room",
@@ -355,10 +363,10 @@ function run(root) {
         end({ heading: "You were not let in", message: msg.message || "The care team did not let you in to this meeting." });
         break;
       case "removed":
+        // Every removal is final: joining again would only be refused or replace the other window.
         end({
-          heading: "You are no longer in the room",
+          heading: REMOVED_HEADINGS[msg.code] || "You are no longer in the room",
           message: msg.message || "Your place in this meeting has ended.",
-          rejoin: msg.code === "media_failed", // the server's own words say "Rejoin to continue"
         });
         break;
       case "roster":
@@ -606,7 +614,7 @@ function run(root) {
   const normalise = (list) =>
     (Array.isArray(list) ? list : [])
       .filter((p) => p && p.participant)
-      .map((p) => ({ ...p, participant: String(p.participant), name: p.name || "Someone", role: p.role || "" }));
+      .map((p) => ({ ...p, participant: String(p.participant), name: p.name || "Someone", role: p.role || "", host: p.host === true }));
 
   function onRoster(msg) {
     const participants = normalise(msg.participants);
@@ -632,7 +640,13 @@ function run(root) {
 
   const selfView = () => {
     const listed = roster.participants.find((p) => p.participant === me.id);
-    return { participant: me.id, name: me.name, role: (listed && listed.role) || me.role, ...media.state };
+    return {
+      participant: me.id,
+      name: me.name,
+      role: (listed && listed.role) || me.role,
+      host: listed ? Boolean(listed.host) : me.host,
+      ...media.state,
+    };
   };
 
   function syncSelfTile() {
@@ -647,7 +661,8 @@ function run(root) {
     const keep = new Set([me.id]);
     for (const p of roster.participants) {
       if (p.participant === me.id) continue;
-      tiles.upsert(p, { hostControls: me.host });
+      // Hosts act on the others who are not hosts themselves: clinicians are peers.
+      tiles.upsert(p, { hostControls: me.host && !p.host });
       keep.add(p.participant);
     }
     for (const id of tiles.ids()) if (!keep.has(id)) tiles.remove(id);
@@ -674,8 +689,8 @@ function run(root) {
       li.querySelector(".person-role").textContent = p.role;
       const admit = li.querySelector('[data-action="admit"]');
       const decline = li.querySelector('[data-action="decline"]');
-      admit.setAttribute("aria-label", `Admit ${p.name}`);
-      decline.setAttribute("aria-label", `Decline ${p.name}`);
+      nameFor(admit, p.name);
+      nameFor(decline, p.name);
       admit.disabled = false;
       decline.disabled = false;
       ui.lobbyList.append(li);

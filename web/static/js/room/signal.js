@@ -9,7 +9,24 @@ const PROTOCOL_VERSION = 1;
 const GIVE_UP_AFTER_MS = 20_000;
 const MAX_DELAY_MS = 8_000;
 
-// Close codes after which trying again cannot help: the server refused us on purpose.
+// The codes the server uses. conference/rtc/signaling.py is the source of truth (CloseCode,
+// RemovalCode); this is the browser's one copy of them, checked against it by tests/unit/test_signaling.py.
+export const CLOSE = Object.freeze({
+  NORMAL: 1000,
+  RESUMED_ELSEWHERE: 4000,
+  PROTOCOL: 4400,
+  REFUSED: 4403,
+  NOT_FOUND: 4404,
+  SILENT: 4408,
+});
+export const REMOVAL = Object.freeze({
+  CONSENT: "consent",
+  ROOM_CLOSED: "room_closed",
+  JOINED_ELSEWHERE: "joined_elsewhere",
+});
+
+// Close codes after which trying again cannot help: the server refused us on purpose (every 4xxx
+// code, see CLOSE), or something between us and it did (1008, policy violation).
 const isFatalClose = (code) => code === 1008 || (code >= 4000 && code <= 4999);
 
 export class Signal {
@@ -105,7 +122,7 @@ export class Signal {
     this.#stopHeartbeat();
     const ws = this.ws;
     this.ws = null;
-    if (ws && ws.readyState <= WebSocket.OPEN) ws.close(1000, "leaving");
+    if (ws && ws.readyState <= WebSocket.OPEN) ws.close(CLOSE.NORMAL, "leaving");
   }
 
   /** Drops the current socket and reconnects at once (used when a peer connection failed). */
@@ -113,7 +130,7 @@ export class Signal {
     if (this.stopped) return;
     const ws = this.ws;
     this.ws = null;
-    if (ws && ws.readyState <= WebSocket.OPEN) ws.close(1000, "restarting");
+    if (ws && ws.readyState <= WebSocket.OPEN) ws.close(CLOSE.NORMAL, "restarting");
     this.#dropped(null, 0);
   }
 

@@ -4,6 +4,12 @@
 
 const QUALITY_WORDS = { good: "Good", fair: "Fair", poor: "Poor" };
 
+/** Names a button after its visible text and whom it acts on ("Send to lobby: Alex Doe"): the
+ * accessible name starts with the words on the button, so voice control finds it by them. */
+export function nameFor(button, person) {
+  button.setAttribute("aria-label", `${button.textContent.trim()}: ${person || "this person"}`);
+}
+
 const el = (tag, className, text) => {
   const node = document.createElement(tag);
   if (className) node.className = className;
@@ -78,7 +84,7 @@ export class Tiles {
 
   /**
    * Creates or updates a participant's tile.
-   * @param {{participant: string, name: string, role: string, audio: boolean, video: boolean, screen: boolean}} p
+   * @param {{participant: string, name: string, role: string, host: boolean, audio: boolean, video: boolean, screen: boolean}} p
    * @param {{self: boolean, hostControls: boolean}} options
    */
   upsert(p, { self = false, hostControls = false } = {}) {
@@ -90,9 +96,11 @@ export class Tiles {
     }
     const { tile } = entry;
     tile.dataset.role = p.role || "";
+    if (p.host) tile.dataset.host = "true";
+    else delete tile.dataset.host;
     entry.person.textContent = p.name || "Someone";
     entry.you.hidden = !self;
-    entry.role.textContent = p.role || "";
+    entry.role.textContent = p.host ? (p.role ? `${p.role} (host)` : "Host") : p.role || "";
     entry.initials.textContent = initials(p.name);
     entry.micOff.hidden = Boolean(p.audio);
     entry.camOff.hidden = Boolean(p.video);
@@ -271,9 +279,9 @@ export class Tiles {
     nameLine.append(person, you, el("span", "visually-hidden", ", "), role);
 
     const flags = el("p", "tile-flags");
-    const micOff = el("span", "flag flag-mic-off", "Muted");
-    const camOff = el("span", "flag flag-camera-off", "Camera off");
-    const sharing = el("span", "flag flag-screen", "Sharing screen");
+    const micOff = el("span", "badge badge-warning", "Muted");
+    const camOff = el("span", "badge badge-warning", "Camera off");
+    const sharing = el("span", "badge", "Sharing screen");
     const quality = el("span", "tile-quality");
     quality.hidden = true;
     quality.title = "Connection quality";
@@ -329,9 +337,8 @@ export class Tiles {
       entry.actions.replaceChildren(mute, lobby);
       entry.buttons = { mute, lobby };
     }
-    const name = p.name || "this person";
-    entry.buttons.mute.setAttribute("aria-label", `Ask ${name} to mute`);
-    entry.buttons.lobby.setAttribute("aria-label", `Send ${name} to the lobby`);
+    nameFor(entry.buttons.mute, p.name);
+    nameFor(entry.buttons.lobby, p.name);
     // Asking someone already muted to mute makes no sense.
     entry.buttons.mute.hidden = !p.audio;
   }

@@ -11,6 +11,7 @@ silently decoding (or dropping) every stream.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import queue
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -127,10 +128,12 @@ def advertise_only(addresses: Sequence[str] | None) -> None:
     aioice lists every interface address except 127.0.0.1 and ::1 and offers no option; a media
     server usually should advertise one chosen address, and tests must keep media on loopback.
     """
+    global _advertised
     if addresses is None:
+        _advertised = None
         aioice.ice.get_host_addresses = _every_interface
         return
-    chosen = list(addresses)
+    chosen = _advertised = list(addresses)
 
     def configured(use_ipv4: bool, use_ipv6: bool) -> list[str]:
         return [address for address in chosen if (":" in address and use_ipv6) or (":" not in address and use_ipv4)]
@@ -139,3 +142,9 @@ def advertise_only(addresses: Sequence[str] | None) -> None:
 
 
 _every_interface = aioice.ice.get_host_addresses
+_advertised: list[str] | None = None
+
+
+def loopback_only() -> bool:
+    """Whether the server's media is confined to loopback addresses (as in tests and benchmarks)."""
+    return bool(_advertised) and all(ipaddress.ip_address(address).is_loopback for address in _advertised or [])

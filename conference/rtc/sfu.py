@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import ipaddress
 import logging
 import time
 import uuid
@@ -304,7 +305,7 @@ class MediaRoom:
                 await self._on_failure(participant, "The media connection failed.")
 
         try:
-            await connection.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
+            await connection.setRemoteDescription(RTCSessionDescription(sdp=reachable_candidates(sdp), type="offer"))
             await connection.setLocalDescription(await connection.createAnswer())
         except (ValueError, TypeError, AttributeError) as error:
             await self._close_publish(peer)
@@ -330,6 +331,8 @@ class MediaRoom:
             parsed = candidate_from_sdp(candidate.removeprefix("candidate:"))
         except (ValueError, IndexError):
             raise SignalingError("invalid_candidate", "The ICE candidate is malformed.") from None
+        if not _reachable(parsed.ip):
+            return
         parsed.sdpMid, parsed.sdpMLineIndex = sdp_mid, index
         await connection.addIceCandidate(parsed)
 
@@ -430,7 +433,9 @@ class MediaRoom:
                 await self._send_offer(peer.id, connection.localDescription.sdp, self._track_map(peer))
                 sdp = await asyncio.wait_for(peer.answer, ANSWER_TIMEOUT)
                 try:
-                    await connection.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="answer"))
+                    await connection.setRemoteDescription(
+                        RTCSessionDescription(sdp=reachable_candidates(sdp), type="answer")
+                    )
                 except (ValueError, TypeError, AttributeError) as error:
                     raise SignalingError("invalid_sdp", f"The answer could not be used: {error}.") from None
                 # aiortc starts the senders of a round only if DTLS is connected or still new when the
@@ -482,6 +487,35 @@ def _check_description(sdp: str, *, kinds: dict[str, int]) -> None:
     for media in description.media:
         if media.ice is None or not media.ice.usernameFragment or media.dtls is None or not media.dtls.fingerprints:
             raise SignalingError("invalid_sdp", "The session description lacks ICE credentials or a DTLS fingerprint.")
+
+
+def reachable_candidates(sdp: str) -> str:
+    """The description without the remote candidates this server would never pair with.
+
+    A server whose media is confined to loopback (tests, benchmarks) is given only loopback
+    candidates: a browser also offers its other interfaces, and the server should not start checks
+    towards them. (A browser's own checks from those interfaces still arrive; only a network
+    namespace keeps them out.)
+    """
+    if not aiortc_internals.loopback_only():
+        return sdp
+    kept = []
+    for line in sdp.splitlines(keepends=True):
+        if line.startswith("a=candidate:"):
+            fields = line.split()
+            if len(fields) > 4 and not _reachable(fields[4]):
+                continue
+        kept.append(line)
+    return "".join(kept)
+
+
+def _reachable(address: str) -> bool:
+    if not aiortc_internals.loopback_only():
+        return True
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False  # a hostname (mDNS .local) never resolves to loopback here
 
 
 def bundled(configuration: RTCConfiguration) -> RTCConfiguration:

@@ -13,7 +13,7 @@ from aiortc import AudioStreamTrack
 
 from conference.rtc import aiortc_internals
 from conference.rtc.client import MediaClient, SyntheticVideo
-from conference.rtc.sfu import MediaRoom
+from conference.rtc.sfu import MediaRoom, reachable_candidates
 from conference.rtc.signaling import Track
 
 
@@ -167,3 +167,18 @@ async def test_leaving_tears_everything_down(harness: Harness) -> None:
     assert len(asyncio.all_tasks()) <= tasks
     assert not {name for name in _threads() - threads if name.endswith("-decoder")}
     assert _fds() <= fds
+
+
+def test_a_loopback_server_drops_remote_candidates_it_must_never_check() -> None:
+    sdp = (
+        "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\n"
+        "a=candidate:1 1 udp 2122260223 127.0.0.1 50000 typ host\r\n"
+        "a=candidate:2 1 udp 2122194687 192.0.2.2 50001 typ host\r\n"
+        "a=candidate:3 1 udp 2122194687 4c1e2f0a-1111-2222-3333-444455556666.local 50002 typ host\r\n"
+        "a=mid:0\r\n"
+    )
+    kept = reachable_candidates(sdp)  # this module's fixture confines media to 127.0.0.1
+    assert "127.0.0.1 50000" in kept and "192.0.2.2" not in kept and ".local" not in kept
+    assert "a=mid:0" in kept
+    aiortc_internals.advertise_only(None)
+    assert reachable_candidates(sdp) == sdp  # a server on every interface pairs with anything

@@ -37,6 +37,7 @@ from conference.people.models import CareTeamMember, Patient
 from conference.people.roles import TeamRole
 from conference.people.service import Caller, sorted_team
 from conference.plans import service as plans
+from conference.plans.change_kinds import CHANGE_GROUPS, OP_LABELS
 from conference.plans.changes import CHANGE_TYPES
 from conference.rtc.service import parse_occurrence
 
@@ -62,53 +63,6 @@ ROW_NOUNS = {
     "proposed_changes": "plan change",
     "risk_flags": "risk flag",
 }
-
-# The kinds of plan change, grouped as the select shows them; the common ones first.
-CHANGE_GROUPS: list[tuple[str, list[tuple[str, str]]]] = [
-    (
-        "Medications",
-        [
-            ("add_medication", "Start a medication"),
-            ("change_medication", "Change a medication (dose, prescriber, instructions)"),
-            ("remove_medication", "Stop a medication"),
-        ],
-    ),
-    (
-        "Goals and objectives",
-        [
-            ("add_goal", "Add a goal"),
-            ("change_goal", "Change a goal"),
-            ("remove_goal", "Remove a goal"),
-            ("add_objective", "Add an objective to a goal"),
-            ("change_objective", "Change an objective"),
-            ("remove_objective", "Remove an objective"),
-        ],
-    ),
-    (
-        "Problems",
-        [
-            ("add_problem", "Add a problem"),
-            ("change_problem", "Change a problem"),
-            ("remove_problem", "Remove a problem"),
-        ],
-    ),
-    (
-        "Interventions",
-        [
-            ("add_intervention", "Add an intervention"),
-            ("change_intervention", "Change an intervention"),
-            ("remove_intervention", "Remove an intervention"),
-        ],
-    ),
-    (
-        "Crisis plan and review",
-        [
-            ("change_crisis_plan", "Change the crisis and escalation plan"),
-            ("change_review_cadence", "Change how often the plan is reviewed"),
-        ],
-    ),
-]
-OP_LABELS = {op: label for _, choices in CHANGE_GROUPS for op, label in choices}
 
 
 @dataclass(frozen=True)

@@ -30,58 +30,12 @@ from conference.people.roles import TeamRole, is_prescriber
 from conference.people.service import Caller, sorted_team
 from conference.plans import service, signoff
 from conference.plans.approvers import RuleSet
+from conference.plans.change_kinds import CHANGE_GROUPS, OP_LABELS
 from conference.plans.changes import CHANGE_TYPES
 from conference.plans.content import PlanContent
 from conference.plans.rules import DEFAULT_RULES, ApprovalRule, Trigger
 from conference.settings import Settings
 
-# ---- the kinds of change, as the editor offers them ---------------------------------------------
-
-CHANGE_GROUPS: list[tuple[str, list[tuple[str, str]]]] = [
-    (
-        "Medications",
-        [
-            ("add_medication", "Start a medication"),
-            ("change_medication", "Change a medication (dose, prescriber, instructions)"),
-            ("remove_medication", "Stop a medication"),
-        ],
-    ),
-    (
-        "Goals and objectives",
-        [
-            ("add_goal", "Add a goal"),
-            ("change_goal", "Change a goal"),
-            ("remove_goal", "Remove a goal"),
-            ("add_objective", "Add an objective to a goal"),
-            ("change_objective", "Change an objective"),
-            ("remove_objective", "Remove an objective"),
-        ],
-    ),
-    (
-        "Problems",
-        [
-            ("add_problem", "Add a problem"),
-            ("change_problem", "Change a problem"),
-            ("remove_problem", "Remove a problem"),
-        ],
-    ),
-    (
-        "Interventions",
-        [
-            ("add_intervention", "Add an intervention"),
-            ("change_intervention", "Change an intervention"),
-            ("remove_intervention", "Remove an intervention"),
-        ],
-    ),
-    (
-        "Crisis plan and review",
-        [
-            ("change_crisis_plan", "Change the crisis and escalation plan"),
-            ("change_review_cadence", "Change how often the plan is reviewed"),
-        ],
-    ),
-]
-OP_LABELS = {op: label for _, choices in CHANGE_GROUPS for op, label in choices}
 MAX_ROWS = 50
 
 
